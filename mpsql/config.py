@@ -1,0 +1,586 @@
+"""Accounts and credential resolution.
+
+Credentials come from the environment (``MP_USERNAME``, ``MP_SECRET``, ``MP_PROJECT_ID``, ``MP_REGION``,
+``MP_API_URL``) or from named accounts in a TOML file, ``~/.mp/config.toml`` unless ``MP_CONFIG_PATH`` says
+otherwise::
+
+    default = "prod"
+
+    [accounts.prod]
+    username = "sa.user"      # service account; omit for a legacy project secret
+    secret = "..."
+    project_id = 12345        # required with username
+    region = "us"             # us | eu | in
+    api_url = "http://127.0.0.1:8123"   # optional: one base URL for every API family
+
+:func:`resolve_account` picks the account: an explicit name, else ``MP_SECRET`` and friends, else
+``MP_ACCOUNT``, else the file's default. ``MP_REGION`` and ``MP_API_URL`` then override the chosen account.
+
+The file holds secrets, so it is read only when it is a regular file (not a symlink) that grants no
+permission to group or others, and it is always written atomically with mode 0600.
+
+A secret travels as :class:`Secret`, whose ``repr`` and ``str`` are a mask; only ``.reveal()`` (used by the
+HTTP layer) returns the value. No error raised here contains a secret.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hmac
+import os
+import re
+import secrets
+import stat
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, cast, get_args
+
+import tomli_w
+
+from mpsql.errors import ConfigError
+
+__all__ = [
+    "ACCOUNT_KEYS",
+    "REGIONS",
+    "Account",
+    "ConfigStore",
+    "Region",
+    "Secret",
+    "config_path",
+    "resolve_account",
+]
+
+Region = Literal["us", "eu", "in"]
+REGIONS: tuple[str, ...] = get_args(Region)
+
+#: The keys an ``[accounts.NAME]`` table may hold.
+ACCOUNT_KEYS: tuple[str, ...] = ("username", "secret", "project_id", "region", "api_url")
+
+DEFAULT_CONFIG_PATH = Path("~/.mp/config.toml")
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+_FIX_HINT = (
+    "  - store an account:  mpsql auth add NAME --username USER --project-id ID [--region us|eu|in]\n"
+    "  - or set MP_USERNAME, MP_SECRET, MP_PROJECT_ID (and MP_REGION if not us) in the environment\n"
+    "  - or try mpsql on built-in sample data:  mpsql --demo"
+)
+
+
+class Secret:
+    """A secret string that hides itself: ``repr`` and ``str`` are a mask; ``reveal()`` is the value."""
+
+    __slots__ = ("_value",)
+    _MASK = "********"
+
+    def __init__(self, value: str) -> None:
+        if isinstance(value, Secret):
+            value = value.reveal()
+        if not isinstance(value, str):
+            raise TypeError(f"Secret wraps a str, not {type(value).__name__}")
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself: for the Authorization header and the config file, nowhere else."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({self._MASK!r})"
+
+    def __str__(self) -> str:
+        return self._MASK
+
+    def __format__(self, spec: str) -> str:
+        return format(self._MASK, spec)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+    def __reduce__(self) -> Any:  # pickling (e.g. to worker processes) keeps the value, as it must
+        return (Secret, (self._value,))
+
+
+def _show(value: object) -> str:
+    """A value for an error message; long strings are not echoed (they might be a misplaced secret)."""
+    if isinstance(value, str) and len(value) > 24:
+        return f"a {len(value)}-character string"
+    return repr(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Account:
+    """One set of Mixpanel credentials.
+
+    ``username`` set: a service account (Basic ``username:secret``, ``project_id`` required).
+    ``username`` None: a legacy project secret (Basic ``secret:`` with an empty password; no project id).
+    ``source`` says where it came from: ``"environment"``, ``"config:<path>"``, ``"demo"``...
+    """
+
+    name: str
+    username: str | None
+    secret: Secret
+    project_id: int | None = None
+    region: Region = "us"
+    api_url: str | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"account {self.name!r}" + (f" ({self.source})" if self.source else "")
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError("an account needs a non-empty name")
+        secret = self.secret
+        if isinstance(secret, str):
+            secret = Secret(secret)
+        if not isinstance(secret, Secret):
+            raise ConfigError(f"{where}: the secret must be a string")
+        if not secret.reveal().strip():
+            raise ConfigError(f"{where}: the secret is empty")
+        object.__setattr__(self, "secret", secret)
+
+        username = self.username
+        if username is not None:
+            if not isinstance(username, str):
+                raise ConfigError(f"{where}: username must be a string, not {type(username).__name__}")
+            username = username.strip() or None
+        object.__setattr__(self, "username", username)
+
+        pid = self.project_id
+        if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0):
+            raise ConfigError(f"{where}: project_id must be a positive integer, not {_show(pid)}")
+        if username is not None and pid is None:
+            raise ConfigError(
+                f"{where}: project_id is required for a service account (username {username!r}); "
+                "find it in Mixpanel under Project Settings"
+            )
+
+        region = self.region
+        if isinstance(region, str):
+            region = region.strip().lower()
+        if region not in REGIONS:
+            raise ConfigError(
+                f"{where}: region must be one of {', '.join(REGIONS)}, not {_show(self.region)}"
+            )
+        object.__setattr__(self, "region", region)
+
+        api_url = self.api_url
+        if api_url is not None:
+            if not isinstance(api_url, str):
+                raise ConfigError(f"{where}: api_url must be a string, not {type(api_url).__name__}")
+            api_url = api_url.strip().rstrip("/") or None
+            if api_url is not None and not re.match(r"^https?://[^/\s]+", api_url):
+                raise ConfigError(
+                    f"{where}: api_url must be an http:// or https:// URL, not {_show(self.api_url)}"
+                )
+        object.__setattr__(self, "api_url", api_url)
+
+    @property
+    def is_legacy(self) -> bool:
+        """True for a legacy project secret (no username)."""
+        return self.username is None
+
+    def basic_auth(self) -> tuple[str, str]:
+        """The HTTP Basic (user, password) pair. Reveals the secret: for the HTTP layer only."""
+        if self.username is None:
+            return (self.secret.reveal(), "")
+        return (self.username, self.secret.reveal())
+
+    def describe(self) -> str:
+        """A one-line, secret-free description, e.g. ``service account sa.user, project 12345, region us``."""
+        kind = "project secret (legacy)" if self.is_legacy else f"service account {self.username}"
+        parts = [kind]
+        if self.project_id is not None:
+            parts.append(f"project {self.project_id}")
+        parts.append(f"region {self.region}")
+        if self.api_url:
+            parts.append(f"api_url {self.api_url}")
+        return ", ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The config file
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """Where the config file is: ``$MP_CONFIG_PATH`` or ``~/.mp/config.toml``."""
+    env = os.environ if env is None else env
+    raw = env.get("MP_CONFIG_PATH") or str(DEFAULT_CONFIG_PATH)
+    return Path(raw).expanduser()
+
+
+def _read_config(path: Path) -> dict[str, Any] | None:
+    """Parse the file, refusing symlinks and files open to group/others. None if it does not exist."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise ConfigError(
+            f"refusing to read config file {path}: it is a symbolic link. "
+            f"Replace the link with the file itself (mode 0600), e.g.: "
+            f"cp --remove-destination \"$(readlink -f {path})\" {path} && chmod 600 {path}"
+        )
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"refusing to read config file {path}: it is not a regular file")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as e:  # ELOOP: it became a symlink since lstat
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"refusing to read config file {path}: it is not a regular file")
+        if os.name != "nt" and st.st_mode & 0o077:
+            mode = stat.S_IMODE(st.st_mode)
+            raise ConfigError(
+                f"refusing to read config file {path}: its mode is {mode:04o}, so other users may read "
+                f"the secrets in it. Fix it with: chmod 600 {path}"
+            )
+        data = f.read()
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot parse config file {path}: it is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"cannot parse config file {path}: {e}") from None
+    _check_shape(doc, path)
+    return doc
+
+
+def _check_shape(doc: dict[str, Any], path: Path) -> None:
+    default = doc.get("default")
+    if default is not None and not isinstance(default, str):
+        raise ConfigError(f"config file {path}: 'default' must be an account name (a string)")
+    accounts = doc.get("accounts", {})
+    if not isinstance(accounts, dict):
+        raise ConfigError(f"config file {path}: 'accounts' must be a table of [accounts.NAME] tables")
+    for name, table in accounts.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"config file {path}: accounts.{name} must be a table ([accounts.{name}])")
+
+
+def _account_from_table(name: str, table: Mapping[str, Any], path: Path) -> Account:
+    where = f"account {name!r} in {path}"
+    unknown = [k for k in table if k not in ACCOUNT_KEYS]
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {', '.join(map(repr, unknown))} (known keys: {', '.join(ACCOUNT_KEYS)})"
+        )
+    secret = table.get("secret")
+    if secret is None:
+        raise ConfigError(f"{where} has no secret; store it again with: mpsql auth add {name} ...")
+    if not isinstance(secret, str):
+        raise ConfigError(f"{where}: secret must be a string")
+    return Account(
+        name=name,
+        username=table.get("username"),
+        secret=Secret(secret),
+        project_id=table.get("project_id"),
+        region=table.get("region", "us"),
+        api_url=table.get("api_url"),
+        source=f"config:{path}",
+    )
+
+
+def _account_to_table(account: Account) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    if account.username is not None:
+        table["username"] = account.username
+    table["secret"] = account.secret.reveal()
+    if account.project_id is not None:
+        table["project_id"] = account.project_id
+    table["region"] = account.region
+    if account.api_url is not None:
+        table["api_url"] = account.api_url
+    return table
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a 0600 temp file in the same directory, fsync and ``os.replace``."""
+    parent = path.parent
+    if not parent.exists():
+        os.makedirs(parent, mode=0o700, exist_ok=True)
+        with contextlib.suppress(OSError):
+            os.chmod(parent, 0o700)  # makedirs' mode is filtered by the umask
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    tmp = ""
+    for _ in range(100):
+        tmp = os.path.join(parent, f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o600)
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover
+        raise ConfigError(f"cannot create a temporary file next to {path}")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if os.name != "nt":
+                os.fchmod(f.fileno(), 0o600)
+            f.write(text.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if os.name != "nt":
+        with contextlib.suppress(OSError):
+            dfd = os.open(parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+
+
+class ConfigStore:
+    """The accounts file: read (safely), list, add, remove, set the default. Each call re-reads the file."""
+
+    def __init__(self, path: Path | str | None = None, *, env: Mapping[str, str] | None = None) -> None:
+        self.path = Path(path).expanduser() if path is not None else config_path(env)
+
+    def __repr__(self) -> str:
+        return f"ConfigStore({str(self.path)!r})"
+
+    # reading
+
+    def exists(self) -> bool:
+        return os.path.lexists(self.path)
+
+    def _load(self) -> dict[str, Any]:
+        return _read_config(self.path) or {}
+
+    def names(self) -> list[str]:
+        """Account names, in file order."""
+        return list(self._load().get("accounts", {}))
+
+    def default_name(self) -> str | None:
+        """The ``default`` entry, or None."""
+        return self._load().get("default")
+
+    def list_accounts(self) -> list[Account]:
+        """Every account, in file order (validated; raises ConfigError naming a broken one)."""
+        doc = self._load()
+        return [_account_from_table(n, t, self.path) for n, t in doc.get("accounts", {}).items()]
+
+    def get(self, name: str) -> Account:
+        """The named account; ConfigError listing the configured names if there is none."""
+        doc = self._load()
+        accounts = doc.get("accounts", {})
+        if name not in accounts:
+            raise ConfigError(f"no account named {name!r} in {self.path}; {_configured(accounts)}")
+        return _account_from_table(name, accounts[name], self.path)
+
+    # writing
+
+    def _save(self, doc: dict[str, Any]) -> None:
+        out: dict[str, Any] = {}
+        if doc.get("default") is not None:
+            out["default"] = doc["default"]
+        out.update((k, v) for k, v in doc.items() if k not in ("default", "accounts"))
+        out["accounts"] = doc.get("accounts", {})
+        _write_atomic(self.path, tomli_w.dumps(out))
+
+    def add(self, account: Account, make_default: bool = False) -> bool:
+        """Store ``account`` under its name (replacing one of that name). Others are kept.
+
+        The first account stored, or any with ``make_default``, becomes the default. Returns True if
+        an account of that name was replaced.
+        """
+        if not _NAME_RE.match(account.name):
+            raise ConfigError(
+                f"invalid account name {account.name!r}: use letters, digits, '_', '-' or '.', "
+                "starting with a letter or digit (at most 64 characters)"
+            )
+        doc = self._load()
+        accounts = doc.setdefault("accounts", {})
+        replaced = account.name in accounts
+        accounts[account.name] = _account_to_table(account)
+        if make_default or not doc.get("default") or doc["default"] not in accounts:
+            doc["default"] = account.name
+        self._save(doc)
+        return replaced
+
+    def remove(self, name: str) -> str | None:
+        """Delete an account. If it was the default and one account remains, that one becomes the default.
+
+        Returns the default account's name afterwards (None if there is none).
+        """
+        doc = self._load()
+        accounts = doc.get("accounts", {})
+        if name not in accounts:
+            raise ConfigError(f"no account named {name!r} in {self.path}; {_configured(accounts)}")
+        del accounts[name]
+        if doc.get("default") == name:
+            doc.pop("default")
+            if len(accounts) == 1:
+                doc["default"] = next(iter(accounts))
+        self._save(doc)
+        return doc.get("default")
+
+    def set_default(self, name: str) -> None:
+        """Make ``name`` the default account."""
+        doc = self._load()
+        accounts = doc.get("accounts", {})
+        if name not in accounts:
+            raise ConfigError(f"no account named {name!r} in {self.path}; {_configured(accounts)}")
+        doc["default"] = name
+        self._save(doc)
+
+
+def _configured(accounts: Mapping[str, Any]) -> str:
+    if not accounts:
+        return "no accounts are configured (add one with: mpsql auth add NAME ...)"
+    return f"configured accounts: {', '.join(accounts)}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Resolution
+
+
+def _env(env: Mapping[str, str], key: str) -> str | None:
+    """An environment variable, with empty or blank values counting as unset."""
+    value = env.get(key)
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
+def _env_region(env: Mapping[str, str]) -> str | None:
+    region = _env(env, "MP_REGION")
+    if region is not None and region.lower() not in REGIONS:
+        raise ConfigError(f"MP_REGION must be one of {', '.join(REGIONS)}, not {_show(region)}")
+    return region.lower() if region else None
+
+
+def _env_api_url(env: Mapping[str, str]) -> str | None:
+    url = _env(env, "MP_API_URL")
+    if url is not None and not re.match(r"^https?://[^/\s]+", url):
+        raise ConfigError(f"MP_API_URL must be an http:// or https:// URL, not {_show(url)}")
+    return url
+
+
+def _account_from_env(env: Mapping[str, str]) -> Account:
+    secret = _env(env, "MP_SECRET")
+    assert secret is not None
+    username = _env(env, "MP_USERNAME")
+    raw_pid = _env(env, "MP_PROJECT_ID")
+    project_id: int | None = None
+    if raw_pid is not None:
+        if not raw_pid.isdigit() or int(raw_pid) <= 0:
+            raise ConfigError(f"MP_PROJECT_ID must be a positive integer, not {_show(raw_pid)}")
+        project_id = int(raw_pid)
+    if username is not None and project_id is None:
+        raise ConfigError(
+            "MP_PROJECT_ID is not set: a service account (MP_USERNAME) needs the project id too, "
+            "e.g. export MP_PROJECT_ID=12345 (Mixpanel: Project Settings). "
+            "For a legacy project secret, unset MP_USERNAME."
+        )
+    return Account(
+        name="env",
+        username=username,
+        secret=Secret(secret),
+        project_id=project_id,
+        region=cast(Region, _env_region(env) or "us"),
+        api_url=_env_api_url(env),
+        source="environment",
+    )
+
+
+def resolve_account(
+    name: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    path: Path | None = None,
+) -> Account:
+    """Find the credentials to use.
+
+    Order: ``name`` (an account in the file); else ``MP_SECRET`` (with ``MP_USERNAME``, ``MP_PROJECT_ID``,
+    ``MP_REGION``, ``MP_API_URL``); else the account named by ``MP_ACCOUNT``; else the file's ``default``.
+    ``MP_REGION`` and ``MP_API_URL``, when set, override the chosen account's region and base URL.
+    ``env`` defaults to ``os.environ``; ``path`` to ``$MP_CONFIG_PATH`` or ``~/.mp/config.toml``.
+    Raises ConfigError saying what is missing and how to supply it.
+    """
+    env = os.environ if env is None else env
+    store = ConfigStore(path if path is not None else config_path(env))
+
+    if name is not None:
+        account = _named(store, name, via=None)
+    elif _env(env, "MP_SECRET") is not None:
+        return _account_from_env(env)
+    else:
+        if _env(env, "MP_USERNAME") is not None:
+            raise ConfigError(
+                "MP_USERNAME is set but MP_SECRET is not: set MP_SECRET (and MP_PROJECT_ID) too, "
+                "or unset MP_USERNAME to use the config file"
+            )
+        chosen = _env(env, "MP_ACCOUNT")
+        account = _named(store, chosen, via="MP_ACCOUNT") if chosen is not None else _default(store)
+
+    overrides: dict[str, Any] = {}
+    region = _env_region(env)
+    if region is not None:
+        overrides["region"] = region
+    api_url = _env_api_url(env)
+    if api_url is not None:
+        overrides["api_url"] = api_url
+    return dataclasses.replace(account, **overrides) if overrides else account
+
+
+def _named(store: ConfigStore, name: str, via: str | None) -> Account:
+    prefix = f"MP_ACCOUNT is {name!r}, but " if via else ""
+    doc = _read_config(store.path)
+    if doc is None:
+        raise ConfigError(
+            f"{prefix}there is no config file at {store.path}, so no account named {name!r}. "
+            f"Add it with: mpsql auth add {name} --username USER --project-id ID"
+        )
+    accounts = doc.get("accounts", {})
+    if name not in accounts:
+        raise ConfigError(
+            f"{prefix}there is no account named {name!r} in {store.path}; {_configured(accounts)}"
+        )
+    return _account_from_table(name, accounts[name], store.path)
+
+
+def _default(store: ConfigStore) -> Account:
+    doc = _read_config(store.path)
+    if doc is None:
+        raise ConfigError(
+            f"no Mixpanel credentials: MP_SECRET is not set and there is no config file at {store.path}. "
+            f"To fix it:\n{_FIX_HINT}"
+        )
+    accounts = doc.get("accounts", {})
+    default = doc.get("default")
+    if not accounts:
+        raise ConfigError(
+            f"no Mixpanel credentials: MP_SECRET is not set and {store.path} has no accounts. "
+            f"To fix it:\n{_FIX_HINT}"
+        )
+    if default is None:
+        raise ConfigError(
+            f"no default account: MP_SECRET and MP_ACCOUNT are not set and {store.path} has no 'default'; "
+            f"configured accounts: {', '.join(accounts)}. "
+            "Choose one with: mpsql auth default NAME (or set MP_ACCOUNT=NAME)"
+        )
+    if default not in accounts:
+        raise ConfigError(
+            f"the default account {default!r} in {store.path} does not exist; {_configured(accounts)}. "
+            "Choose one with: mpsql auth default NAME"
+        )
+    return _account_from_table(default, accounts[default], store.path)
