@@ -1,0 +1,48 @@
+"""mpsql: Mixpanel analytics as native DuckDB SQL.
+
+``mpsql.connect()`` returns a DuckDB connection with the ``mp_*`` table functions installed;
+``mpsql.install(con)`` installs them on a connection or cursor you already have.
+"""
+
+from __future__ import annotations
+
+from mpsql.errors import (
+    ArgumentError,
+    AuthError,
+    ConfigError,
+    MixpanelError,
+    MpsqlError,
+    PlanError,
+    QueryError,
+    RateLimited,
+    ServerError,
+    StreamTruncated,
+    TransportError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArgumentError",
+    "AuthError",
+    "ConfigError",
+    "MixpanelError",
+    "MpsqlError",
+    "PlanError",
+    "QueryError",
+    "RateLimited",
+    "ServerError",
+    "StreamTruncated",
+    "TransportError",
+    "__version__",
+    "connect",
+    "install",
+]
+
+
+def __getattr__(name: str):  # lazy: `import mpsql` stays cheap for the CLI's start-up
+    if name in ("connect", "install"):
+        from mpsql import connection
+
+        return getattr(connection, name)
+    raise AttributeError(f"module 'mpsql' has no attribute {name!r}")

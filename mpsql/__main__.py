@@ -1,0 +1,5 @@
+"""python -m mpsql"""
+
+from mpsql.cli.main import main
+
+raise SystemExit(main())

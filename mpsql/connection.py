@@ -1,0 +1,96 @@
+"""``connect()`` and ``install()``: DuckDB connections with the mp_* functions and the sql/ macros on them.
+
+mpsql never patches DuckDB's classes: ``install`` defines TEMP macros and registers sources on the one
+connection or cursor it is given, so other connections in the process stay untouched. DuckDB scopes TEMP
+objects to a connection, so a cursor needs its own ``install(cursor)``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import weakref
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+import duckdb
+
+from mpsql.api.ratelimit import RateLimits
+from mpsql.api.retry import RetryPolicy
+from mpsql.config import Account, resolve_account
+from mpsql.functions import install_functions
+from mpsql.functions._context import Context, Progress
+
+_installed: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+_contexts: dict[int, Context] = {}
+_open: "weakref.WeakSet[duckdb.DuckDBPyConnection]" = weakref.WeakSet()
+
+
+def connect(database: str = ":memory:", *, account: str | Account | None = None, demo: bool = False,
+            read_only: bool = False, config: dict[str, Any] | None = None, rate_limits: RateLimits | None = None,
+            retry: RetryPolicy | None = None, on_progress: Callable[[Progress], None] | None = None,
+            notice: Callable[[str], None] | None = None) -> duckdb.DuckDBPyConnection:
+    """Open ``database`` with DuckDB and install the mp_* functions.
+
+    ``account`` names an account from ``~/.mp/config.toml`` (or is an ``Account``); by default credentials are
+    resolved from the environment, then ``MP_ACCOUNT``, then the config's default, when a function first needs
+    them. ``demo=True`` serves a built-in synthetic project from a local emulator instead.
+    """
+    settings = {"autoinstall_known_extensions": False, **(config or {})}
+    con = duckdb.connect(database, read_only=read_only, config=settings)
+    try:
+        install(con, account=account, demo=demo, rate_limits=rate_limits, retry=retry, on_progress=on_progress,
+                notice=notice)
+    except BaseException:
+        con.close()
+        raise
+    _open.add(con)
+    return con
+
+
+def install(con: duckdb.DuckDBPyConnection, *, account: str | Account | None = None, demo: bool = False,
+            rate_limits: RateLimits | None = None, retry: RetryPolicy | None = None,
+            on_progress: Callable[[Progress], None] | None = None,
+            notice: Callable[[str], None] | None = None) -> duckdb.DuckDBPyConnection:
+    """Install the mp_* functions and SQL macros on an existing DuckDB connection or cursor; returns it."""
+    ctx = Context(limits=rate_limits or RateLimits(), retry=retry or RetryPolicy(), on_progress=on_progress,
+                  notice=notice)
+    if demo:
+        from mpsql.demo import demo_account, demo_rate_limits
+
+        ctx.account = demo_account()
+        ctx.limits = rate_limits or demo_rate_limits()
+    elif isinstance(account, Account):
+        ctx.account = account
+    elif isinstance(account, str):
+        ctx.account = resolve_account(account)
+    install_functions(con, ctx)
+    _install_sql_macros(con)
+    _contexts[id(con)] = ctx
+    return con
+
+
+def context_of(con: duckdb.DuckDBPyConnection) -> Context | None:
+    """The installation state of ``con`` (used by the CLI for progress and error unwrapping)."""
+    return _contexts.get(id(con))
+
+
+def _install_sql_macros(con: duckdb.DuckDBPyConnection) -> None:
+    for entry in sorted(resources.files("mpsql.sql").iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".sql"):
+            con.execute(entry.read_text(encoding="utf-8"))
+
+
+@atexit.register
+def _close_all() -> None:
+    # A connection holding Python sources that is still open at exit makes nanobind print leak warnings.
+    for con in list(_open):
+        try:
+            con.close()
+        except Exception:
+            pass
+
+
+def today_utc() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()

@@ -1,0 +1,43 @@
+"""The built-in demo project: a local emulator serving a synthetic product whose data ends yesterday."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+
+from mpsql.api.ratelimit import Limits, RateLimits
+from mpsql.config import Account, Secret
+
+_lock = threading.Lock()
+_emulator = None
+
+DEMO_SEED = 2024
+
+
+def demo_rate_limits() -> RateLimits:
+    """Ten times Mixpanel's hourly allowance: enough to explore, still paced like the real thing."""
+    return RateLimits(export=Limits(per_hour=600, per_second=30, concurrent=100),
+                      query=Limits(per_hour=600, concurrent=5))
+
+
+def demo_emulator():
+    """The process's demo emulator, started on first use on a free loopback port."""
+    global _emulator
+    with _lock:
+        if _emulator is None:
+            from mpsql.emulator import Emulator, RateLimits as ServerLimits
+
+            emu = Emulator(seed=DEMO_SEED, rate_limits=ServerLimits(export_per_hour=600, export_per_second=30,
+                                                                     query_per_hour=600))
+            emu.start()
+            atexit.register(emu.stop)
+            _emulator = emu
+        return _emulator
+
+
+def demo_account() -> Account:
+    """An account pointing every API family at the demo emulator."""
+    emu = demo_emulator()
+    creds = emu.credentials
+    return Account(name="demo", username=creds.username, secret=Secret(creds.secret),
+                   project_id=creds.project_id, region="us", api_url=emu.url, source="demo")

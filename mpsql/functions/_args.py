@@ -1,0 +1,91 @@
+"""The one argument-validation path: a call's JSON arguments -> a frozen pydantic model, or ``ArgumentError``.
+
+Every mp_* function declares its arguments as a model; the macro packs the SQL call into JSON
+(``to_json({...})``), and ``parse_call`` validates it before any HTTP request, naming the argument that is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from mpsql.errors import ArgumentError
+
+M = TypeVar("M", bound=BaseModel)
+
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00:00(?:\.0+)?)?$")
+
+
+def _as_date(value: Any) -> dt.date:
+    """DATE values arrive as 'YYYY-MM-DD' (to_json of a DATE); a TIMESTAMP at midnight is accepted too."""
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        match = _DATE.match(value.strip())
+        if match:
+            try:
+                return dt.date(*(int(g) for g in match.groups()))
+            except ValueError:
+                pass
+    raise ValueError(f"{value!r} is not a date")
+
+
+def _as_names(value: Any) -> Any:
+    """A single event name is allowed where a list is expected: 'Purchase' means ['Purchase']."""
+    if isinstance(value, str):
+        return [value]
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_as_date)]
+Names = Annotated[list[str] | None, BeforeValidator(_as_names)]
+
+
+class Args(BaseModel):
+    """Base for argument models: frozen, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+
+_ALLOWED_HINTS = {
+    "date": "a DATE or 'YYYY-MM-DD' text",
+    "int": "an integer",
+    "bool": "true or false",
+    "list": "a list of strings such as ['Purchase', 'Sign Up']",
+    "string": "text",
+}
+
+
+def parse_call(function: str, model: type[M], raw: dict[str, Any]) -> M:
+    """Validate ``raw`` against ``model``; the first problem becomes an ``ArgumentError`` naming the argument."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        argument = str(err["loc"][0]) if err["loc"] else "?"
+        kind = err["type"]
+        if kind == "value_error":
+            problem = str(err["msg"]).removeprefix("Value error, ")
+        else:
+            problem = f"{err['input']!r} is not valid: {err['msg'].lower()}"
+        allowed = None
+        for key, hint in _ALLOWED_HINTS.items():
+            if kind.startswith(key) or (key == "date" and "date" in problem):
+                allowed = hint
+                break
+        raise ArgumentError(function, argument, problem, allowed) from None
+
+
+def check_date_range(function: str, from_date: dt.date, to_date: dt.date, today: dt.date) -> None:
+    """Mixpanel's rules for report and export ranges (FACTS.md §4): ordered, inclusive, not in the future."""
+    if from_date.year < 2000:
+        raise ArgumentError(function, "from_date", f"{from_date} is before 2000, which Mixpanel rejects")
+    if from_date > to_date:
+        raise ArgumentError(function, "from_date", f"{from_date} is after to_date {to_date}",
+                            "from_date <= to_date; both are inclusive")
+    if to_date > today:
+        raise ArgumentError(function, "to_date", f"{to_date} is in the future (today is {today} UTC)",
+                            f"a date up to {today}")
