@@ -1,0 +1,59 @@
+"""``python -m mpsql.emulator``: serve the synthetic Mixpanel project until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+from mpsql.emulator.ratelimit import RateLimits
+from mpsql.emulator.server import Emulator
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The emulator's command-line options."""
+    ap = argparse.ArgumentParser(prog="mpsql emulator", description="Run a local Mixpanel-compatible server.")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--days", type=int, default=90)
+    ap.add_argument("--users", type=int, default=3000)
+    ap.add_argument("--today", type=_date, default=None, help="YYYY-MM-DD (default: today, UTC)")
+    ap.add_argument("--no-rate-limits", action="store_true", help="disable Mixpanel's rate limits")
+    ap.add_argument("--no-retry-after", action="store_true", help="omit Retry-After on 429")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the emulator, print MP_* lines to use it, and serve until interrupted."""
+    args = build_parser().parse_args(argv)
+    emu = Emulator(seed=args.seed, today=args.today, days=args.days, users=args.users,
+                   rate_limits=RateLimits.unlimited() if args.no_rate_limits else RateLimits(),
+                   host=args.host, port=args.port, retry_after=not args.no_retry_after)
+    emu.start()
+    c = emu.credentials
+    print(f"MP_API_URL={emu.url}")
+    print(f"MP_USERNAME={c.username}")
+    print(f"MP_SECRET={c.secret}")
+    print(f"MP_PROJECT_ID={c.project_id}")
+    print(f"# project secret (legacy auth): {emu.project_secret}", file=sys.stderr)
+    print(f"# data: {emu.dataset.first_date} .. {emu.dataset.last_date}; Ctrl-C to stop", file=sys.stderr)
+    sys.stdout.flush()
+    try:
+        emu.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
