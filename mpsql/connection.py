@@ -8,7 +8,7 @@ objects to a connection, so a cursor needs its own ``install(cursor)``.
 from __future__ import annotations
 
 import atexit
-import datetime as dt
+import contextlib
 import weakref
 from collections.abc import Callable
 from importlib import resources
@@ -22,9 +22,8 @@ from mpsql.config import Account, resolve_account
 from mpsql.functions import install_functions
 from mpsql.functions._context import Context, Progress
 
-_installed: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 _contexts: dict[int, Context] = {}
-_open: "weakref.WeakSet[duckdb.DuckDBPyConnection]" = weakref.WeakSet()
+_open: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
 
 
 def connect(database: str = ":memory:", *, account: str | Account | None = None, demo: bool = False,
@@ -86,11 +85,5 @@ def _install_sql_macros(con: duckdb.DuckDBPyConnection) -> None:
 def _close_all() -> None:
     # A connection holding Python sources that is still open at exit makes nanobind print leak warnings.
     for con in list(_open):
-        try:
+        with contextlib.suppress(Exception):
             con.close()
-        except Exception:
-            pass
-
-
-def today_utc() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from mpsql.api.regions import Family
 
+PER_SECOND_WINDOW = 1.1
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -68,7 +70,8 @@ class Budget:
         if per_hour is not None and len(self._sent) >= per_hour:
             delay = max(delay, self._sent[-per_hour] + 3600 - now)
         if per_second is not None and len(self._sent) >= per_second:
-            delay = max(delay, self._sent[-per_second] + 1 - now)
+            # A margin: the server counts arrivals, and two requests can arrive closer than they were sent.
+            delay = max(delay, self._sent[-per_second] + PER_SECOND_WINDOW - now)
         return delay
 
     def remaining_this_hour(self) -> int | None:

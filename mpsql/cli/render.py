@@ -90,7 +90,7 @@ def write_result(out: TextIO, fmt: str, columns: Sequence[str], types: Sequence[
                 if len(tail) > keep // 2:
                     tail.pop(0)
     if fmt == "markdown":
-        _markdown(out, columns, head + tail if n <= keep else head + tail)
+        _markdown(out, columns, head + tail)
         if n > keep:
             out.write(f"\n({n} rows, {n - len(head) - len(tail)} not shown)\n")
         return n

@@ -37,7 +37,8 @@ class TableSource(ArrowScanSource):
 
     schema_is_stable = True
 
-    def __init__(self, name: str, schema: pa.Schema, run: Callable[[dict[str, Any], list[Node]], Iterator[pa.RecordBatch]],
+    def __init__(self, name: str, schema: pa.Schema,
+                 run: Callable[[dict[str, Any], list[Node]], Iterator[pa.RecordBatch]],
                  accepts_data: Callable[[Node], bool] | None = None) -> None:
         super().__init__(None)
         self.name = name

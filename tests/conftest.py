@@ -1,0 +1,67 @@
+"""Shared fixtures: one emulator for the run (loopback, port 0), reset before every test that uses it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+
+from mpsql.api.ratelimit import RateLimits
+from mpsql.api.retry import RetryPolicy
+from mpsql.config import Account, Secret
+
+# Tests pin the emulator's calendar so expected values never depend on today's date.
+TODAY = dt.date(2024, 4, 1)
+
+# Keep the tests from ever reading a developer's real accounts file or environment.
+for _var in ("MP_USERNAME", "MP_SECRET", "MP_PROJECT_ID", "MP_REGION", "MP_ACCOUNT", "MP_API_URL"):
+    os.environ.pop(_var, None)
+os.environ["MP_CONFIG_PATH"] = os.path.join(os.path.dirname(__file__), "fixtures", "no-such-config.toml")
+
+FAST_RETRY = RetryPolicy(max_attempts=4, base=0.01, cap=0.05, jitter=0.01, max_retry_after=0.05)
+
+
+@pytest.fixture(scope="session")
+def emulator_session():
+    from mpsql.emulator import Emulator
+    from mpsql.emulator import RateLimits as ServerLimits
+
+    emu = Emulator(seed=7, today=TODAY, days=90, users=2000, rate_limits=ServerLimits.unlimited())
+    with emu:
+        yield emu
+
+
+@pytest.fixture
+def emulator(emulator_session):
+    emulator_session.reset()
+    from mpsql.emulator import RateLimits as ServerLimits
+
+    emulator_session.rate_limits = ServerLimits.unlimited()
+    yield emulator_session
+    emulator_session.reset()
+
+
+@pytest.fixture
+def account(emulator) -> Account:
+    creds = emulator.credentials
+    return Account(name="test", username=creds.username, secret=Secret(creds.secret),
+                   project_id=creds.project_id, region="us", api_url=emulator.url, source="test")
+
+
+@pytest.fixture
+def notices() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def con(account, notices):
+    import mpsql
+
+    connection = mpsql.connect(account=account, rate_limits=RateLimits.unlimited(), retry=FAST_RETRY,
+                               notice=notices.append)
+    from mpsql.connection import context_of
+
+    context_of(connection).today = lambda: TODAY
+    yield connection
+    connection.close()

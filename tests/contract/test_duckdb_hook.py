@@ -1,0 +1,83 @@
+"""The private DuckDB hook mp_* functions rely on behaves as pinned (duckdb 2.0.x).
+
+If DuckDB changes it, these fail first and say what broke; the public fallback is described in
+mpsql/functions/_duckdb.py.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from mpsql.functions._duckdb import TableSource, install_table_function
+
+SCHEMA = pa.schema([("event", pa.string()), ("n", pa.int64())])
+
+
+@pytest.fixture
+def probe():
+    calls: list[tuple[dict, list]] = []
+
+    def run(args, pushed):
+        calls.append((args, [p.fragment() for p in pushed]))
+        yield pa.RecordBatch.from_pydict({"event": ["a", "b"], "n": [1, 2]}, schema=SCHEMA)
+
+    def accepts(node):
+        column = getattr(node, "left", None) or getattr(node, "operand", None)
+        return getattr(column, "parts", ("",))[-1] == "event"
+
+    con = duckdb.connect()
+    install_table_function(con, name="probe_fn", source=TableSource("probe_fn", SCHEMA, run, accepts),
+                           positional=("a",), named={"opt": "NULL"}, comment="probe")
+    yield con, calls
+    con.close()
+
+
+def test_arguments_arrive_folded_as_one_json_filter(probe):
+    con, calls = probe
+    assert con.execute("SELECT * FROM probe_fn(DATE '2024-01-01' + 1, opt := ['x'])").fetchall() == [
+        ("a", 1), ("b", 2)]
+    assert calls == [({"a": "2024-01-02", "opt": ["x"]}, [])]
+
+
+def test_prepared_parameters_are_folded(probe):
+    con, calls = probe
+    con.execute("SELECT count(*) FROM probe_fn(?, opt := $2)", ["v", 5]).fetchall()
+    assert calls[-1][0] == {"a": "v", "opt": 5}
+
+
+def test_describe_explain_prepare_make_no_call(probe):
+    con, calls = probe
+    assert con.execute("DESCRIBE SELECT * FROM probe_fn(1)").fetchall()[0][:2] == ("event", "VARCHAR")
+    con.execute("EXPLAIN SELECT * FROM probe_fn(1)").fetchall()
+    con.execute("PREPARE p AS SELECT * FROM probe_fn(?)")
+    assert calls == []
+    con.execute("EXECUTE p(3)").fetchall()
+    assert len(calls) == 1
+
+
+def test_accepted_data_predicates_reach_the_source(probe):
+    con, calls = probe
+    con.execute("SELECT n FROM probe_fn(1) WHERE event IN ('a', 'c')").fetchall()
+    assert calls[-1][1] == ["(\"event\" IN ('a', 'c'))"]
+
+
+def test_non_constant_arguments_fail_safe(probe):
+    con, _ = probe
+    with pytest.raises(duckdb.Error, match="must be constants"):
+        con.execute("SELECT (SELECT count(*) FROM probe_fn(v)) FROM (VALUES (1), (2)) t(v)").fetchall()
+
+
+def test_macro_is_listed_with_its_comment(probe):
+    con, _ = probe
+    rows = con.execute("SELECT function_type, comment FROM duckdb_functions() WHERE function_name = 'probe_fn'"
+                       ).fetchall()
+    assert rows == [("table_macro", "probe")]
+
+
+def test_other_connections_are_untouched(probe):
+    other = duckdb.connect()
+    with pytest.raises(duckdb.CatalogException):
+        other.execute("SELECT * FROM probe_fn(1)")
+    other.close()
