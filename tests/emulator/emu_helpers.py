@@ -35,8 +35,12 @@ def raw_get(emu: Emulator, path: str, params: dict[str, object], gzip: bool = Fa
     c = emu.credentials
     host, port = urlsplit(emu.url).hostname, urlsplit(emu.url).port
     token = base64.b64encode(f"{c.username}:{c.secret}".encode()).decode()
-    lines = [f"GET {path}?{urlencode(params)} HTTP/1.1", f"Host: {host}:{port}",
-             f"Authorization: Basic {token}", "Connection: close"]
+    lines = [
+        f"GET {path}?{urlencode(params)} HTTP/1.1",
+        f"Host: {host}:{port}",
+        f"Authorization: Basic {token}",
+        "Connection: close",
+    ]
     if gzip:
         lines.append("Accept-Encoding: gzip")
     data = b""
@@ -69,5 +73,5 @@ def raw_get(emu: Emulator, path: str, params: dict[str, object], gzip: bool = Fa
         resp.chunks.append(rest[:size])
         if len(rest) < size + 2:
             break
-        rest = rest[size + 2:]
+        rest = rest[size + 2 :]
     return resp

@@ -38,8 +38,7 @@ def test_jsonl_matches_export_records_and_range_is_inclusive(emu: Emulator, clie
 def test_outside_range_is_empty_200(emu: Emulator, client: httpx.Client) -> None:
     r = client.get(EXPORT, params=export_params(emu, from_date="2020-01-01", to_date="2020-01-31"))
     assert r.status_code == 200 and r.content == b""
-    r = client.get(EXPORT, params=export_params(emu, to_date=emu.today.isoformat(),
-                                                from_date=emu.today.isoformat()))
+    r = client.get(EXPORT, params=export_params(emu, to_date=emu.today.isoformat(), from_date=emu.today.isoformat()))
     assert r.status_code == 200 and r.content == b""
 
 
@@ -47,8 +46,11 @@ def test_event_filter(emu: Emulator, client: httpx.Client) -> None:
     r = client.get(EXPORT, params=export_params(emu, event=json.dumps(["Purchase", "Sign Up"])))
     rows = lines_of(r.text)
     assert rows and {x["event"] for x in rows} <= {"Purchase", "Sign Up"}
-    expected = [x for x in emu.dataset.export_records(emu.dataset.last_date, emu.dataset.last_date)
-                if x["event"] in ("Purchase", "Sign Up")]
+    expected = [
+        x
+        for x in emu.dataset.export_records(emu.dataset.last_date, emu.dataset.last_date)
+        if x["event"] in ("Purchase", "Sign Up")
+    ]
     assert rows == expected
 
 
@@ -82,8 +84,9 @@ def test_time_in_ms(emu: Emulator, client: httpx.Client) -> None:
     assert len(secs) == len(ms) == 50
     for a, b in zip(secs, ms, strict=True):
         assert b["properties"]["time"] // 1000 == a["properties"]["time"]
-        assert {k: v for k, v in a["properties"].items() if k != "time"} == \
-               {k: v for k, v in b["properties"].items() if k != "time"}
+        assert {k: v for k, v in a["properties"].items() if k != "time"} == {
+            k: v for k, v in b["properties"].items() if k != "time"
+        }
     assert any(b["properties"]["time"] % 1000 for b in ms)
 
 
@@ -114,8 +117,10 @@ def test_validation_errors(emu: Emulator, client: httpx.Client) -> None:
         ({"from_date": "2024-02-30"}, "Error in from_date: invalid date, expected yyyy-mm-dd"),
         ({"from_date": "1999-12-31"}, "Error in from_date: invalid date, bad year"),
         ({"to_date": (today + dt.timedelta(days=1)).isoformat()}, "to_date cannot be later than today"),
-        ({"from_date": emu.dataset.last_date.isoformat(), "to_date": emu.dataset.first_date.isoformat()},
-         "from_date cannot be later than to_date"),
+        (
+            {"from_date": emu.dataset.last_date.isoformat(), "to_date": emu.dataset.first_date.isoformat()},
+            "from_date cannot be later than to_date",
+        ),
         ({"event": "Purchase"}, None),
         ({"event": '"Purchase"'}, None),
         ({"event": "[1, 2]"}, None),
@@ -138,8 +143,10 @@ def test_validation_errors(emu: Emulator, client: httpx.Client) -> None:
 def test_unknown_endpoint(emu: Emulator, client: httpx.Client) -> None:
     r = client.get("/api/2.0/nope", params={"project_id": emu.credentials.project_id})
     assert r.status_code == 400
-    assert r.json() == {"request": f"/api/2.0/nope?project_id={emu.credentials.project_id}",
-                        "error": "Invalid API endpoint"}
+    assert r.json() == {
+        "request": f"/api/2.0/nope?project_id={emu.credentials.project_id}",
+        "error": "Invalid API endpoint",
+    }
     assert client.get("/api/query/nope").json()["error"] == "Invalid API endpoint"
     r = client.get("/api/app/nope")
     assert r.status_code == 404 and r.json()["status"] == "error"

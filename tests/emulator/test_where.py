@@ -10,74 +10,90 @@ from hypothesis import strategies as st
 
 from mpsql.emulator.where import UNDEFINED, WhereSyntaxError, compile_where
 
-PROPS = {"time": 1_704_067_200, "city": "São Paulo", "n": 7, "price": 19.99, "flag": True, "none": None,
-         "tags": ["sale", "🔥"], "cart": {"items": 2, "currency": "EUR"}, "num_s": "12.5", "zero": 0}
+PROPS = {
+    "time": 1_704_067_200,
+    "city": "São Paulo",
+    "n": 7,
+    "price": 19.99,
+    "flag": True,
+    "none": None,
+    "tags": ["sale", "🔥"],
+    "cart": {"items": 2, "currency": "EUR"},
+    "num_s": "12.5",
+    "zero": 0,
+}
 
 
 def ev(expr: str, props: dict | None = None):
     return compile_where(expr).evaluate(PROPS if props is None else props)
 
 
-@pytest.mark.parametrize(("expr", "expected"), [
-    ('properties["city"] == "São Paulo"', True),
-    ('properties["n"] == 7', True),
-    ('properties["n"] == 7.0', True),
-    ('properties["n"] == "7"', False),  # different types -> false
-    ('properties["flag"] == 1', False),
-    ('properties["missing"] == 1', False),
-    ('properties["missing"] != 1', True),
-    ('properties["n"] > 3 and properties["price"] < 20', True),
-    ('properties["n"] > 30 or properties["flag"]', True),
-    ('not properties["flag"]', False),
-    ('not properties["missing"]', True),  # not undefined -> true
-    ('not properties["n"] > 30', True),
-    ('defined(properties["none"])', True),
-    ('defined(properties["missing"])', False),
-    ('not defined(properties["missing"])', True),
-    ('"Paulo" in properties["city"]', True),
-    ('"sale" in properties["tags"]', True),
-    ('properties["n"] in [1, 7, 9]', True),
-    ('properties["n"] not in [1, 9]', True),
-    ('properties["cart"]["currency"] == "EUR"', True),
-    ('properties["n"] % 4 == 3', True),
-    ('-7 % 4 == -3', True),  # dividend's sign
-    ('properties["n"] * 2 + 1 == 15', True),
-    ('-properties["n"] == -7', True),
-    ('(1 + 2) * 3 == 9', True),
-    ('"a" + "b" == "ab"', True),
-    ('number(properties["num_s"]) == 12.5', True),
-    ('number(true) == 1', True),
-    ('string(12) == "12"', True),
-    ('string(true) == "true"', True),
-    ('boolean(properties["zero"])', False),
-    ('boolean("false")', False),
-    ('boolean("x")', True),
-    ('floor(properties["price"]) == 19', True),
-    ('ceil(properties["price"]) == 20', True),
-    ('round(2.5) == 3', True),
-    ('event["$time"] >= datetime("2024-01-01T00:00:00")', True),
-    ('properties["$time"] < datetime("2024-01-01T00:00:01")', True),
-    ('event["$time"] == datetime(1704067200)', True),
-    ('properties["time"] > 1700000000', True),
-    ("properties['city'] == 'São Paulo'", True),
-    ('properties["city"] == "S\\u00e3o Paulo"', True),
-    ('TRUE AND true', True),
-])
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ('properties["city"] == "São Paulo"', True),
+        ('properties["n"] == 7', True),
+        ('properties["n"] == 7.0', True),
+        ('properties["n"] == "7"', False),  # different types -> false
+        ('properties["flag"] == 1', False),
+        ('properties["missing"] == 1', False),
+        ('properties["missing"] != 1', True),
+        ('properties["n"] > 3 and properties["price"] < 20', True),
+        ('properties["n"] > 30 or properties["flag"]', True),
+        ('not properties["flag"]', False),
+        ('not properties["missing"]', True),  # not undefined -> true
+        ('not properties["n"] > 30', True),
+        ('defined(properties["none"])', True),
+        ('defined(properties["missing"])', False),
+        ('not defined(properties["missing"])', True),
+        ('"Paulo" in properties["city"]', True),
+        ('"sale" in properties["tags"]', True),
+        ('properties["n"] in [1, 7, 9]', True),
+        ('properties["n"] not in [1, 9]', True),
+        ('properties["cart"]["currency"] == "EUR"', True),
+        ('properties["n"] % 4 == 3', True),
+        ("-7 % 4 == -3", True),  # dividend's sign
+        ('properties["n"] * 2 + 1 == 15', True),
+        ('-properties["n"] == -7', True),
+        ("(1 + 2) * 3 == 9", True),
+        ('"a" + "b" == "ab"', True),
+        ('number(properties["num_s"]) == 12.5', True),
+        ("number(true) == 1", True),
+        ('string(12) == "12"', True),
+        ('string(true) == "true"', True),
+        ('boolean(properties["zero"])', False),
+        ('boolean("false")', False),
+        ('boolean("x")', True),
+        ('floor(properties["price"]) == 19', True),
+        ('ceil(properties["price"]) == 20', True),
+        ("round(2.5) == 3", True),
+        ('event["$time"] >= datetime("2024-01-01T00:00:00")', True),
+        ('properties["$time"] < datetime("2024-01-01T00:00:01")', True),
+        ('event["$time"] == datetime(1704067200)', True),
+        ('properties["time"] > 1700000000', True),
+        ("properties['city'] == 'São Paulo'", True),
+        ('properties["city"] == "S\\u00e3o Paulo"', True),
+        ("TRUE AND true", True),
+    ],
+)
 def test_expressions(expr: str, expected: bool) -> None:
     assert ev(expr) is expected
 
 
-@pytest.mark.parametrize("expr", [
-    'properties["n"] > "3"',  # mismatched comparison
-    'properties["n"] - "a"',
-    'properties["n"] / 0',
-    'number("abc")',
-    'number(properties["none"])',
-    'floor("x")',
-    '1 in 2',
-    '-properties["city"]',
-    'not 5',
-])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        'properties["n"] > "3"',  # mismatched comparison
+        'properties["n"] - "a"',
+        'properties["n"] / 0',
+        'number("abc")',
+        'number(properties["none"])',
+        'floor("x")',
+        "1 in 2",
+        '-properties["city"]',
+        "not 5",
+    ],
+)
 def test_undefined_results(expr: str) -> None:
     assert ev(expr) is UNDEFINED
 
@@ -95,8 +111,21 @@ def test_and_or_with_non_boolean_operand_is_error_not_match() -> None:
     assert compile_where('properties["missing"] or true').matches(PROPS)
 
 
-@pytest.mark.parametrize("bad", ["", "properties[", 'properties["a"] ==', '"unterminated', "foo(1)",
-                                 'properties["a"] == 1 1', "(1 + 2", "properties[1]", "1 ===  2", "@"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "properties[",
+        'properties["a"] ==',
+        '"unterminated',
+        "foo(1)",
+        'properties["a"] == 1 1',
+        "(1 + 2",
+        "properties[1]",
+        "1 ===  2",
+        "@",
+    ],
+)
 def test_syntax_errors(bad: str) -> None:
     with pytest.raises(WhereSyntaxError):
         compile_where(bad)
