@@ -38,16 +38,21 @@ class JsonlBody:
     def feed(self, chunk: bytes) -> None:
         """Take the next chunk exactly as it came off the wire."""
         self.wire_bytes += len(chunk)
-        if self._inflate is not None:
+        if self._inflate is None:
+            if chunk:
+                self._write(chunk)
+            return
+        while chunk:
             try:
-                chunk = self._inflate.decompress(chunk)
+                data = self._inflate.decompress(chunk)
             except zlib.error as exc:
                 raise StreamTruncated(f"{self._endpoint}: corrupt gzip body ({exc})") from exc
-            if self._inflate.unused_data:
-                # Bytes after the end of the gzip member: a second member or garbage; neither is Mixpanel's format.
-                raise StreamTruncated(f"{self._endpoint}: unexpected bytes after the end of the gzip body")
-        if chunk:
-            self._write(chunk)
+            if data:
+                self._write(data)
+            # A gzip body may hold several members back to back (RFC 1952); a proxy may send one that way.
+            chunk = self._inflate.unused_data if self._inflate.eof else b""
+            if chunk:
+                self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
 
     def _write(self, data: bytes) -> None:
         cut = data.rfind(b"\n")

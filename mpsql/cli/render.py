@@ -17,6 +17,9 @@ from typing import Any, TextIO
 
 FORMATS = ("table", "csv", "json", "jsonl", "markdown")
 
+_NUMERIC = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+            "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL"}
+
 
 def _text(value: Any) -> str:
     if value is None:
@@ -122,12 +125,15 @@ def _box(out: TextIO, columns: Sequence[str], types: Sequence[str], head: list[t
     def line(left: str, mid: str, right: str) -> str:
         return left + mid.join("─" * (w + 2) for w in widths) + right + "\n"
 
-    def row_text(cells: Sequence[str]) -> str:
-        return "│" + "│".join(f" {_cut(c, w):<{w}} " for c, w in zip(cells, widths, strict=True)) + "│\n"
+    right = [t.split("(")[0] in _NUMERIC for t in types]
+
+    def row_text(cells: Sequence[str], align: bool = True) -> str:
+        return "│" + "│".join(f" {_cut(c, w):>{w}} " if align and r else f" {_cut(c, w):<{w}} "
+                              for c, w, r in zip(cells, widths, right, strict=True)) + "│\n"
 
     out.write(line("┌", "┬", "┐"))
-    out.write(row_text(list(columns)))
-    out.write(row_text([t.lower() for t in types]))
+    out.write(row_text(list(columns), align=False))
+    out.write(row_text([t.lower() for t in types], align=False))
     out.write(line("├", "┼", "┤"))
     for r in body:
         out.write(row_text(r))

@@ -100,3 +100,12 @@ def test_corrupt_gzip_fails():
 def test_empty_body_is_empty():
     written, body = run([], False)
     assert written == b"" and body.lines == 0
+
+
+@settings(max_examples=50, deadline=None)
+@given(parts=st.lists(records, min_size=1, max_size=4), cuts=st.lists(st.integers(min_value=0), max_size=20))
+def test_gzip_members_back_to_back_are_one_body(parts, cuts):
+    plain = b"".join(body_of(p) for p in parts)
+    wire = b"".join(gzip.compress(body_of(p)) for p in parts)
+    written, _ = run(split(wire, cuts), True)
+    assert written == plain

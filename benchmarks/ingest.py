@@ -1,0 +1,258 @@
+"""Ingest benchmark: mp_export into a database file, against DuckDB's own read_json and a naive Python pipeline.
+
+    python benchmarks/ingest.py                  # 1,000,000 events
+    python benchmarks/ingest.py --events 200000  # quicker
+    python benchmarks/ingest.py --rss-check      # also 4x the events through (a), to show memory stays flat
+
+Builds N Mixpanel-shaped events (about 15 properties each) as one gzip JSONL file per day, serves them over
+loopback HTTP the way Mixpanel's export API does (gzip, chunked), and times in one run:
+
+  (a) CREATE TABLE t AS SELECT * FROM mp_export(...)            into a database file (deduplicated, default)
+  (a') the same with dedupe := false
+  (b) DuckDB's read_json of the same gzip data from a local file into the same columns: the ceiling
+  (c) line-by-line json.loads with batched inserts, as mixpanel_data did
+
+Each runs in its own process so peak RSS is its own. Printed: rows/s, peak RSS, and the ratios a/b (time; target
+<= 1.5) and c/a (time; target >= 8). Absolute times mean little on a shared machine; the ratios are the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+ROOT = Path(__file__).resolve().parent
+WORK = ROOT / "_work"
+DAYS = 30
+
+BROWSERS = ["Chrome", "Safari", "Firefox", "Edge", "Opera"]
+CITIES = ["San Francisco", "New York", "London", "São Paulo", "東京", "Berlin", "Paris", "Mumbai"]
+EVENTS = ["Page View", "View Item", "Search", "Add to Cart", "Checkout", "Purchase", "Sign Up", "Login"]
+
+
+# -- data ---------------------------------------------------------------------------------------------------------
+
+def build(n: int, first_day: dt.date) -> Path:
+    """One gzip JSONL file per day under _work/<n>/, made once and reused."""
+    folder = WORK / f"{n}-{first_day.isoformat()}"
+    done = folder / "done"
+    if done.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(n)
+    per_day = n // DAYS
+    for d in range(DAYS):
+        day = first_day + dt.timedelta(days=d)
+        start = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+        count = per_day + (n - per_day * DAYS if d == DAYS - 1 else 0)
+        lines = []
+        for i in range(count):
+            t = start + (i * 86400) // max(1, count)
+            user = f"user-{rng.randrange(50_000)}"
+            props = {
+                "time": t, "distinct_id": user, "$insert_id": f"{d:02d}{i:08d}{rng.randrange(16**8):08x}",
+                "mp_processing_time_ms": t * 1000 + rng.randrange(100_000),
+                "$browser": rng.choice(BROWSERS), "$city": rng.choice(CITIES), "$os": "Mac OS X",
+                "$current_url": f"https://shop.example.com/p/{rng.randrange(5000)}", "mp_lib": "web",
+                "$device_id": f"{rng.randrange(16**12):012x}", "price": round(rng.uniform(1, 500), 2),
+                "quantity": rng.randrange(1, 5), "is_member": rng.random() < 0.3,
+                "tags": ["sale", "new"][: rng.randrange(3)], "coupon": None if rng.random() < 0.8 else "SAVE10",
+                "cart": {"items": rng.randrange(1, 9), "currency": "EUR"},
+            }
+            lines.append(json.dumps({"event": rng.choice(EVENTS), "properties": props}, separators=(",", ":")))
+        data = ("\n".join(lines) + "\n").encode() if lines else b""
+        (folder / f"{day.isoformat()}.jsonl.gz").write_bytes(gzip.compress(data, compresslevel=6))
+    done.write_text("ok")
+    return folder
+
+
+def days_of(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.jsonl.gz"))
+
+
+# -- a loopback server shaped like Mixpanel's export API ----------------------------------------------------------
+
+def serve(folder: Path, ranges: list[tuple[str, str]]) -> tuple[ThreadingHTTPServer, str]:
+    """Serve ``folder``'s days; each of ``ranges`` is prepared in advance as one gzip stream, as Mixpanel sends."""
+    days = {p.name.split(".")[0]: p for p in days_of(folder)}
+    bodies: dict[tuple[str, str], bytes] = {}
+    for first, last in ranges:
+        day, end, parts = dt.date.fromisoformat(first), dt.date.fromisoformat(last), []
+        while day <= end:
+            if day.isoformat() in days:
+                parts.append(gzip.decompress(days[day.isoformat()].read_bytes()))
+            day += dt.timedelta(days=1)
+        bodies[(first, last)] = gzip.compress(b"".join(parts), compresslevel=6)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            q = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
+            body = bodies[(q["from_date"], q["to_date"])]
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            view = memoryview(body)
+            for i in range(0, len(body), 1 << 16):
+                chunk = view[i : i + (1 << 16)]
+                self.wfile.write(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def ranges_for(first_day: dt.date, last_day: dt.date) -> list[tuple[str, str]]:
+    """The windows mp_export will request, plus the whole range for the naive pipeline."""
+    from mpsql.functions.export import windows
+
+    spans = [(a.isoformat(), b.isoformat()) for a, b in windows(first_day, last_day)]
+    return [*spans, (first_day.isoformat(), last_day.isoformat())]
+
+
+# -- the three pipelines, each run in a child process ----------------------------------------------------------
+
+def child(mode: str, source: str, db: str, first: str, last: str) -> None:
+    """Run one pipeline; the clock covers the ingest itself, after imports and connecting."""
+    if mode in ("mpsql", "mpsql-nodedupe"):
+        import mpsql
+        from mpsql.api.ratelimit import RateLimits
+        from mpsql.config import Account, Secret
+
+        account = Account(name="bench", username="bench", secret=Secret("bench-secret"), project_id=1,
+                          api_url=source)
+        con = mpsql.connect(db, account=account, rate_limits=RateLimits.unlimited())
+        dedupe = "true" if mode == "mpsql" else "false"
+        t0 = time.perf_counter()
+        con.execute(f"CREATE TABLE t AS SELECT * FROM mp_export('{first}', '{last}', dedupe := {dedupe})")
+    elif mode == "read_json":
+        import duckdb
+
+        con = duckdb.connect(db)
+        files = [str(p) for p in days_of(Path(source))]
+        t0 = time.perf_counter()
+        con.execute(
+            "CREATE TABLE t AS SELECT event, to_timestamp(CAST(properties->>'$.time' AS DOUBLE)) AS time, "
+            "properties->>'$.distinct_id' AS distinct_id, properties->>'$.\"$insert_id\"' AS insert_id, properties "
+            "FROM read_json(?, format = 'newline_delimited', columns = {event: 'VARCHAR', properties: 'JSON'})",
+            [files])
+    elif mode == "naive":
+        import duckdb
+        import httpx
+        import pandas as pd
+
+        con = duckdb.connect(db)
+        con.execute("CREATE TABLE t (event VARCHAR, time TIMESTAMPTZ, distinct_id VARCHAR, insert_id VARCHAR, "
+                    "properties JSON)")
+        batch: list[tuple] = []
+        t0 = time.perf_counter()
+
+        def flush() -> None:
+            frame = pd.DataFrame(batch, columns=["event", "time", "distinct_id", "insert_id", "properties"])
+            con.execute("INSERT INTO t SELECT event, to_timestamp(time), distinct_id, insert_id, properties "
+                        "FROM frame")
+            batch.clear()
+
+        with httpx.stream("GET", source + "/api/2.0/export",
+                          params={"from_date": first, "to_date": last, "project_id": 1},
+                          auth=("bench", "bench-secret"), headers={"Accept-Encoding": "gzip"}, timeout=600) as r:
+            for line in r.iter_lines():
+                if not line:
+                    continue
+                rec = json.loads(line)
+                p = rec["properties"]
+                batch.append((rec["event"], p["time"], p["distinct_id"], p.get("$insert_id"), json.dumps(p)))
+                if len(batch) >= 50_000:
+                    flush()
+        if batch:
+            flush()
+    con.execute("CHECKPOINT")  # the rows are on disk, as they are when the statement's connection closes
+    seconds = time.perf_counter() - t0
+    rows = con.execute("SELECT count(*) FROM t").fetchone()[0]
+    con.close()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"mode": mode, "rows": rows, "seconds": seconds, "peak_mb": peak_mb}))
+
+
+def run_child(mode: str, source: str, first: str, last: str) -> dict:
+    db = WORK / f"bench-{mode}.duckdb"
+    for path in (db, Path(str(db) + ".wal")):
+        path.unlink(missing_ok=True)
+    out = subprocess.run([sys.executable, __file__, "--child", mode, source, str(db), first, last],
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"{mode} failed:\n{out.stderr[-3000:]}")
+    db.unlink(missing_ok=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--repeat", type=int, default=1, help="best of N runs for each pipeline")
+    p.add_argument("--rss-check", action="store_true", help="also run (a) with 4x the events")
+    p.add_argument("--skip-naive", action="store_true")
+    args = p.parse_args()
+
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    first_day = yesterday - dt.timedelta(days=DAYS - 1)
+    first, last = first_day.isoformat(), yesterday.isoformat()
+    t = time.perf_counter()
+    folder = build(args.events, first_day)
+    print(f"data: {args.events:,} events over {DAYS} days, "
+          f"{sum(p.stat().st_size for p in days_of(folder)) / 1e6:.0f} MB gzip (ready in {time.perf_counter() - t:.0f}s)")
+    server, url = serve(folder, ranges_for(first_day, yesterday))
+
+    modes = [("a", "mpsql"), ("a'", "mpsql-nodedupe"), ("b", "read_json")]
+    if not args.skip_naive:
+        modes.append(("c", "naive"))
+    results: dict[str, dict] = {}
+    for label, mode in modes:
+        source = str(folder) if mode == "read_json" else url
+        runs = [run_child(mode, source, first, last) for _ in range(args.repeat)]
+        best = min(runs, key=lambda r: r["seconds"])
+        results[label] = best
+        print(f"({label:2}) {mode:15} {best['rows']:>10,} rows  {best['seconds']:7.2f} s  "
+              f"{best['rows'] / best['seconds']:>10,.0f} rows/s  peak RSS {best['peak_mb']:6.0f} MB")
+    a, b = results["a"]["seconds"], results["b"]["seconds"]
+    print(f"a/b  = {a / b:.2f}   (mp_export vs DuckDB read_json of a local file; target <= 1.5)")
+    print(f"a'/b = {results[chr(97) + chr(39)]['seconds'] / b:.2f}   (without dedupe)")
+    if "c" in results:
+        print(f"c/a  = {results['c']['seconds'] / a:.1f}   (naive json.loads pipeline vs mp_export; target >= 8)")
+    server.shutdown()
+
+    if args.rss_check:
+        big = 4 * args.events
+        folder4 = build(big, first_day)
+        server4, url4 = serve(folder4, ranges_for(first_day, yesterday))
+        r4 = run_child("mpsql", url4, first, last)
+        server4.shutdown()
+        print(f"(a) at {big:,} events: {r4['rows'] / r4['seconds']:,.0f} rows/s, peak RSS {r4['peak_mb']:.0f} MB; "
+              f"growth over {args.events:,}: {r4['peak_mb'] - results['a']['peak_mb']:+.0f} MB (target < 100 MB)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(*sys.argv[2:7])
+    else:
+        os.makedirs(WORK, exist_ok=True)
+        main()
