@@ -25,7 +25,8 @@ def demo_emulator():
     global _emulator
     with _lock:
         if _emulator is None:
-            from mpsql.emulator import Emulator, RateLimits as ServerLimits
+            from mpsql.emulator import Emulator
+            from mpsql.emulator import RateLimits as ServerLimits
 
             emu = Emulator(seed=DEMO_SEED, rate_limits=ServerLimits(export_per_hour=600, export_per_second=30,
                                                                      query_per_hour=600))

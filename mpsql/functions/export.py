@@ -6,8 +6,8 @@ How a call runs, top to bottom:
 2. ``plan_export`` folds pushed-down predicates in: ``event = / IN`` narrows the API's ``event`` list and
    ``time`` bounds narrow the date range; the exact predicate is still applied to every row.
 3. The range is cut into day-aligned windows. A worker thread downloads each window to a temporary file
-   (``JsonlBody`` proves the body arrived whole) and parses it with DuckDB's own JSON reader on a private
-   connection, where Mixpanel's dedup rule is applied. A window that fails is downloaded again from
+   and parses it with DuckDB's own JSON reader on a private connection, where Mixpanel's dedup rule is
+   applied; ``JsonlBody`` and that parse together prove the body arrived whole. A window that fails is downloaded again from
    scratch before any of its rows are handed on, so retries never duplicate or lose rows.
 4. The consumer yields the window's rows as Arrow batches aligned to DuckDB's row-group size, one window
    ahead of the download, so memory stays flat however long the range is.
@@ -16,11 +16,13 @@ How a call runs, top to bottom:
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import os
 import queue
 import shutil
 import tempfile
 import threading
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +32,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from mpsql.api.client import Cancelled, MixpanelClient
-from mpsql.api.framing import JsonlBody
+from mpsql.api.framing import TERMINATED_EARLY, JsonlBody
 from mpsql.errors import StreamTruncated
 from mpsql.functions._args import Args, Day, Names, check_date_range, parse_call
 from mpsql.functions._context import Context, Progress
@@ -204,7 +206,8 @@ GROUP BY event, distinct_id, time, insert_id HAVING count(*) > 1
 class Window:
     """One window's rows, parsed and deduplicated on a private DuckDB connection."""
 
-    def __init__(self, workdir: str, index: int, dedupe: bool, exact_sql: str) -> None:
+    def __init__(self, workdir: str, index: int, span: str, dedupe: bool, exact_sql: str) -> None:
+        self.span = span
         self.path = os.path.join(workdir, f"window-{index}.jsonl")
         self._dedupe = dedupe
         self._exact_sql = exact_sql
@@ -215,6 +218,7 @@ class Window:
     # The client calls this once per attempt: every attempt starts from an empty file.
     def __call__(self, gzip: bool) -> Window:
         self._close_file()
+        self.path = self.path.removesuffix(".gz") + (".gz" if gzip else "")  # DuckDB detects gzip by name
         self._file = open(self.path, "wb")  # noqa: SIM115 - closed in finish() or the next attempt
         self.body = JsonlBody(self._file, gzip=gzip, endpoint="export")
         return self
@@ -235,7 +239,7 @@ class Window:
                                      "autoinstall_known_extensions": False})
         try:
             con.execute("SET TimeZone = 'UTC'")
-            if self.body is not None and self.body.lines:
+            if self.body is not None and (self.body.lines or self.body.gzip and self.body.wire_bytes):
                 con.execute(_PARSE, [self.path])
             else:  # an empty body: DuckDB cannot infer anything from an empty file
                 con.execute(_EMPTY)
@@ -243,9 +247,11 @@ class Window:
                 con.execute(_LOSERS)
         except duckdb.Error as exc:
             con.close()
-            # A line that is not JSON: Mixpanel's stream can carry junk when it fails; fetch the window again.
-            raise StreamTruncated(f"export: a line of the body is not valid JSON ({str(exc).splitlines()[0]})") \
-                from None
+            # A cut or corrupt gzip stream, a line cut short, junk such as 'terminated early': fetch it again.
+            first = str(exc).splitlines()[0].replace(self.path, "<body>")
+            if _ends_terminated_early(self.path):
+                first = "Mixpanel ended the body with 'terminated early'"
+            raise StreamTruncated(f"export: the body of {self.span} is not whole JSONL ({first})") from None
         self.con = con
 
     def rows(self) -> Iterator[pa.RecordBatch]:
@@ -273,6 +279,19 @@ class Window:
         if self.con is not None:
             self.con.close()
             self.con = None
+
+
+def _ends_terminated_early(path: str) -> bool:
+    """Whether a body that failed to parse ends with Mixpanel's 'terminated early' line (for a clear message)."""
+    last = b""
+    try:
+        with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as fh:
+            for line in fh:
+                if line.strip():
+                    last = line
+    except (OSError, EOFError, zlib.error):
+        return False
+    return last.strip() == TERMINATED_EARLY
 
 
 def _as_schema(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -316,7 +335,7 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
                     params["where"] = args.filter
                 if budget[0] is not None:
                     params["limit"] = budget[0]
-                window = Window(workdir, index, args.dedupe, plan.exact_sql)
+                window = Window(workdir, index, f"{start}..{end}", args.dedupe, plan.exact_sql)
                 try:
                     client.download("export", "/export", params, window, cancel)
                 except BaseException:
