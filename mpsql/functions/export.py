@@ -7,8 +7,8 @@ How a call runs, top to bottom:
    ``time`` bounds narrow the date range; the exact predicate is still applied to every row.
 3. The range is cut into day-aligned windows. A worker thread downloads each window to a temporary file
    and parses it with DuckDB's own JSON reader on a private connection, where Mixpanel's dedup rule is
-   applied; ``JsonlBody`` and that parse together prove the body arrived whole. A window that fails is downloaded again from
-   scratch before any of its rows are handed on, so retries never duplicate or lose rows.
+   applied; ``JsonlBody`` and that parse together prove the body arrived whole. A window that fails is
+   downloaded again from scratch before any of its rows are handed on, so retries never duplicate or lose rows.
 4. The consumer yields the window's rows as Arrow batches aligned to DuckDB's row-group size, one window
    ahead of the download, so memory stays flat however long the range is.
 """
@@ -239,7 +239,7 @@ class Window:
                                      "autoinstall_known_extensions": False})
         try:
             con.execute("SET TimeZone = 'UTC'")
-            if self.body is not None and (self.body.lines or self.body.gzip and self.body.wire_bytes):
+            if self.body is not None and (self.body.lines or (self.body.gzip and self.body.wire_bytes)):
                 con.execute(_PARSE, [self.path])
             else:  # an empty body: DuckDB cannot infer anything from an empty file
                 con.execute(_EMPTY)

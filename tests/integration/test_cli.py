@@ -132,7 +132,7 @@ def test_progress_line_when_stderr_is_a_terminal(mp_env, monkeypatch):
         monkeypatch.setenv(k, v)
     out, err = io.StringIO(), Tty()
     args = _parser().parse_args(["--format", "csv"])
-    code = run_scripts(args, [f"SELECT count(*) FROM mp_export('2024-03-01', '2024-03-06', window_days := 1)"],
+    code = run_scripts(args, ["SELECT count(*) FROM mp_export('2024-03-01', '2024-03-06', window_days := 1)"],
                        out, err)
     assert code == 0
     assert "mp_export:" in err.getvalue() and "windows" in err.getvalue()

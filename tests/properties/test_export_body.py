@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mpsql.functions.export import Window
 from mpsql.errors import StreamTruncated
+from mpsql.functions.export import Window
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**53), max_value=2**53)
