@@ -25,56 +25,33 @@ import os
 import sys
 from typing import Any
 
-import httpx
-
+from mpsql.api.regions import base_url
 from mpsql.config import REGIONS, Account, ConfigStore, Secret, resolve_account
 from mpsql.errors import AuthError, ConfigError, MixpanelError, MpsqlError, TransportError
 
-__all__ = ["APP_HOSTS", "check_credentials", "main"]
-
-#: The App API host per data-residency region.
-APP_HOSTS: dict[str, str] = {
-    "us": "https://mixpanel.com",
-    "eu": "https://eu.mixpanel.com",
-    "in": "https://in.mixpanel.com",
-}
+__all__ = ["check_credentials", "main"]
 
 _PROG = "mpsql auth"
 
 
 def check_credentials(account: Account, *, timeout: float = 30.0) -> dict[str, Any]:
-    """``GET /api/app/me`` with the account's Basic credentials; the parsed JSON body on success.
+    """``GET /api/app/me`` through the one HTTP client; the parsed JSON body on success.
 
     Raises AuthError (401/403), MixpanelError (other non-2xx) or TransportError. No message holds the secret.
     """
-    base = account.api_url or APP_HOSTS[account.region]
-    endpoint = "/api/app/me"
-    secret = account.secret.reveal()
+    from mpsql.api.client import MixpanelClient
+    from mpsql.api.retry import RetryPolicy
+
+    client = MixpanelClient(account, retry=RetryPolicy(max_attempts=1), timeout=timeout)
     try:
-        response = httpx.get(
-            base + endpoint,
-            auth=httpx.BasicAuth(*account.basic_auth()),
-            timeout=timeout,
-            headers={"Accept": "application/json"},
-        )
-    except httpx.HTTPError as e:
-        raise TransportError(f"could not reach {base}{endpoint}: {type(e).__name__}: {e}") from None
-    text = response.text.replace(secret, "********")
-    try:
-        body = response.json()
+        body = client.check_credentials()
     except ValueError:
-        body = None
-    if response.is_success:
-        if not isinstance(body, dict):
-            raise MixpanelError(response.status_code, endpoint, "the response is not a JSON object",
-                                text[:500])
-        return body
-    message = ""
-    if isinstance(body, dict):
-        message = str(body.get("error") or body.get("message") or "")
-    message = (message or text.strip()[:200] or response.reason_phrase).replace(secret, "********")
-    cls = AuthError if response.status_code in (401, 403) else MixpanelError
-    raise cls(response.status_code, endpoint, message, text[:2000])
+        raise MixpanelError(200, "/me", "the response is not JSON") from None
+    finally:
+        client.close()
+    if not isinstance(body, dict):
+        raise MixpanelError(200, "/me", "the response is not a JSON object")
+    return body
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -252,7 +229,7 @@ def _cmd_default(args: argparse.Namespace, store: ConfigStore) -> int:
 
 def _cmd_test(args: argparse.Namespace, store: ConfigStore) -> int:
     account = resolve_account(args.name)
-    base = account.api_url or APP_HOSTS[account.region]
+    base = base_url(account.region, "app", account.api_url).removesuffix("/api/app")
     _err(f"testing account {account.name!r} ({account.describe()}; from {account.source}) at {base}")
     try:
         me = check_credentials(account)
