@@ -22,7 +22,8 @@ from mpsql.config import Account, resolve_account
 from mpsql.functions import install_functions
 from mpsql.functions._context import Context, Progress
 
-_contexts: dict[int, Context] = {}
+# Keyed by the connection itself, weakly: a closed-and-collected connection takes its state with it.
+_contexts: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Context] = weakref.WeakKeyDictionary()
 _open: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
 
 
@@ -53,26 +54,23 @@ def install(con: duckdb.DuckDBPyConnection, *, account: str | Account | None = N
             on_progress: Callable[[Progress], None] | None = None,
             notice: Callable[[str], None] | None = None) -> duckdb.DuckDBPyConnection:
     """Install the mp_* functions and SQL macros on an existing DuckDB connection or cursor; returns it."""
-    ctx = Context(limits=rate_limits or RateLimits(), retry=retry or RetryPolicy(), on_progress=on_progress,
-                  notice=notice)
     if demo:
         from mpsql.demo import demo_account, demo_rate_limits
 
-        ctx.account = demo_account()
-        ctx.limits = rate_limits or demo_rate_limits()
-    elif isinstance(account, Account):
-        ctx.account = account
+        account, rate_limits = demo_account(), rate_limits or demo_rate_limits()
     elif isinstance(account, str):
-        ctx.account = resolve_account(account)
+        account = resolve_account(account)
+    ctx = Context(account=account, limits=rate_limits or RateLimits(), retry=retry or RetryPolicy(),
+                  on_progress=on_progress, notice=notice)
     install_functions(con, ctx)
     _install_sql_macros(con)
-    _contexts[id(con)] = ctx
+    _contexts[con] = ctx
     return con
 
 
 def context_of(con: duckdb.DuckDBPyConnection) -> Context | None:
     """The installation state of ``con`` (used by the CLI for progress and error unwrapping)."""
-    return _contexts.get(id(con))
+    return _contexts.get(con)
 
 
 def _install_sql_macros(con: duckdb.DuckDBPyConnection) -> None:

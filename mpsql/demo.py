@@ -12,12 +12,14 @@ _lock = threading.Lock()
 _emulator = None
 
 DEMO_SEED = 2024
+# Ten times Mixpanel's allowance, for the emulator and the client alike: enough to explore, still paced.
+EXPORT_PER_HOUR, EXPORT_PER_SECOND, QUERY_PER_HOUR = 600, 30, 600
 
 
 def demo_rate_limits() -> RateLimits:
-    """Ten times Mixpanel's hourly allowance: enough to explore, still paced like the real thing."""
-    return RateLimits(export=Limits(per_hour=600, per_second=30, concurrent=100),
-                      query=Limits(per_hour=600, concurrent=5))
+    """The client-side budget matching the demo emulator's limits."""
+    return RateLimits(export=Limits(per_hour=EXPORT_PER_HOUR, per_second=EXPORT_PER_SECOND, concurrent=100),
+                      query=Limits(per_hour=QUERY_PER_HOUR, concurrent=5))
 
 
 def demo_emulator():
@@ -28,8 +30,9 @@ def demo_emulator():
             from mpsql.emulator import Emulator
             from mpsql.emulator import RateLimits as ServerLimits
 
-            emu = Emulator(seed=DEMO_SEED, rate_limits=ServerLimits(export_per_hour=600, export_per_second=30,
-                                                                     query_per_hour=600))
+            limits = ServerLimits(export_per_hour=EXPORT_PER_HOUR, export_per_second=EXPORT_PER_SECOND,
+                                  query_per_hour=QUERY_PER_HOUR)
+            emu = Emulator(seed=DEMO_SEED, rate_limits=limits)
             emu.start()
             atexit.register(emu.stop)
             _emulator = emu

@@ -130,10 +130,7 @@ class MixpanelClient:
     # -- the machinery -----------------------------------------------------------------------------------------
 
     def _credential_pair(self) -> str:
-        secret = self.account.secret.reveal()
-        if self.account.is_legacy:
-            return f"{secret}:"  # legacy project secret: username = secret, empty password (FACTS.md §2.2)
-        return f"{self.account.username}:{secret}"
+        return ":".join(self.account.basic_auth())
 
     def _query_params(self, family: Family, params: dict[str, Any]) -> dict[str, str]:
         out = {k: _param_text(v) for k, v in params.items() if v is not None}
@@ -151,12 +148,12 @@ class MixpanelClient:
 
     def _attempt_loop(self, family: Family, endpoint: str, params: dict[str, Any], sink_factory: Callable[[bool], S],
                       cancel: threading.Event | None, *, gzip_ok: bool = True) -> S:
-        url = base_url(self.account.region, family, self.account.api_url) + endpoint
+        base = base_url(self.account.region, family, self.account.api_url)
+        url = base + endpoint
         query = self._query_params(family, params)
         record = RequestRecord(family=family, endpoint=endpoint, params=dict(query))
         REQUEST_LOG.append(record)
-        budget = budget_for(base_url(self.account.region, family, self.account.api_url),
-                            str(self.account.project_id or "legacy"), family, self.limits)
+        budget = budget_for(base, str(self.account.project_id or "legacy"), family, self.limits)
         started = time.monotonic()
         attempt = 0
         headers = {"Authorization": self._auth_header, "Accept-Encoding": "gzip" if gzip_ok else "identity"}

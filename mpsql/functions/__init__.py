@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import duckdb
+import pyarrow as pa
 
 from mpsql.functions import export, ops
 from mpsql.functions._context import Context
@@ -22,11 +26,26 @@ def install_functions(con: duckdb.DuckDBPyConnection, ctx: Context) -> None:
 
 
 def _runner(fn: TableFunction, ctx: Context):
-    def run(args, pushed):
+    """``fn.start`` bound to ``ctx``; any mpsql error, raised now or while streaming, is kept as ctx.last_error.
+
+    DuckDB re-raises a source's exception as its own InvalidInputException with the type lost; the CLI reads
+    ``last_error`` to report the original.
+    """
+    def run(args: dict[str, Any], pushed: list) -> Iterator[pa.RecordBatch]:
         try:
-            return fn.start(ctx, args, pushed)
+            return _recording(fn.start(ctx, args, pushed), ctx)
         except BaseException as exc:
             ctx.last_error = exc
             raise
 
     return run
+
+
+def _recording(batches: Iterator[pa.RecordBatch], ctx: Context) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from batches
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        ctx.last_error = exc
+        raise

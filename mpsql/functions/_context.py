@@ -59,9 +59,3 @@ class Context:
             if account_name is not None:
                 raise ArgumentError(function, "account", str(exc)) from None
             raise
-
-    def close(self) -> None:
-        with self._lock:
-            for client in self._clients.values():
-                client.close()
-            self._clients.clear()

@@ -127,9 +127,5 @@ def unwrap(exc: BaseException) -> str:
 
     DuckDB reports such errors as ``... failed: <Type>: <message>`` followed by Python's traceback text.
     """
-    text = str(exc)
-    head = text.split("\nTraceback", 1)[0]
-    for marker in ("failed: ",):
-        if marker in head:
-            head = head.split(marker, 1)[1]
-    return head.strip()
+    head = str(exc).split("\nTraceback", 1)[0]
+    return head.split("failed: ", 1)[-1].strip()

@@ -321,20 +321,20 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
     cancel = threading.Event()
     ready: queue.Queue[Window | BaseException | None] = queue.Queue(maxsize=1)
     workdir = tempfile.mkdtemp(prefix="mpsql-export-")
-    budget = [args.max_events]  # remaining rows under max_events, shared with the worker
+    remaining = [args.max_events]  # rows still allowed under max_events, shared with the worker
 
     def fetch_all() -> None:
         try:
             for index, (start, end) in enumerate(spans):
-                if cancel.is_set() or (budget[0] is not None and budget[0] <= 0):
+                if cancel.is_set() or (remaining[0] is not None and remaining[0] <= 0):
                     break
                 params: dict[str, Any] = {"from_date": start.isoformat(), "to_date": end.isoformat()}
                 if plan.events is not None:
                     params["event"] = list(plan.events)
                 if args.filter:
                     params["where"] = args.filter
-                if budget[0] is not None:
-                    params["limit"] = budget[0]
+                if remaining[0] is not None:
+                    params["limit"] = remaining[0]
                 window = Window(workdir, index, f"{start}..{end}", args.dedupe, plan.exact_sql)
                 try:
                     client.download("export", "/export", params, window, cancel)
@@ -358,15 +358,14 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
             if item is None:
                 break
             if isinstance(item, BaseException):
-                ctx.last_error = item
                 raise item
             try:
                 for batch in item.rows():
-                    if budget[0] is not None:
-                        if budget[0] <= 0:
+                    if remaining[0] is not None:
+                        if remaining[0] <= 0:
                             break
-                        batch = batch.slice(0, budget[0])
-                        budget[0] -= batch.num_rows
+                        batch = batch.slice(0, remaining[0])
+                        remaining[0] -= batch.num_rows
                     progress.rows += batch.num_rows
                     _report(ctx, progress)
                     yield batch
@@ -374,7 +373,7 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
                 item.close()
             progress.windows_done += 1
             _report(ctx, progress)
-            if budget[0] is not None and budget[0] <= 0:
+            if remaining[0] is not None and remaining[0] <= 0:
                 break
     finally:
         cancel.set()
