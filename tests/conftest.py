@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 
 import pytest
 
@@ -18,6 +19,17 @@ TODAY = dt.date(2024, 4, 1)
 for _var in ("MP_USERNAME", "MP_SECRET", "MP_PROJECT_ID", "MP_REGION", "MP_ACCOUNT", "MP_API_URL"):
     os.environ.pop(_var, None)
 os.environ["MP_CONFIG_PATH"] = os.path.join(os.path.dirname(__file__), "fixtures", "no-such-config.toml")
+
+# Nothing a test caches may land in a developer's ~/.cache; each test also gets a fresh folder (below).
+os.environ["MPSQL_CACHE_DIR"] = tempfile.mkdtemp(prefix="mpsql-test-cache-")
+os.environ.pop("MPSQL_CACHE_TTL", None)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(tmp_path_factory, monkeypatch):
+    """Every test starts with an empty response cache."""
+    monkeypatch.setenv("MPSQL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
 
 FAST_RETRY = RetryPolicy(max_attempts=4, base=0.01, cap=0.05, jitter=0.01, max_retry_after=0.05)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
+from mpsql.api.cache import ResponseCache
 from mpsql.api.ratelimit import RateLimits, budget_for
 from mpsql.api.regions import Family, base_url
 from mpsql.api.retry import RetryPolicy, parse_retry_after
@@ -62,12 +63,24 @@ class RequestRecord:
     family: str
     endpoint: str
     params: dict[str, str]
+    account: str = ""
+    method: str = "GET"
     status: int | None = None
     bytes: int = 0
+    rows: int | None = None  # set by the function that turned the body into rows
     milliseconds: float = 0.0
     retries: int = 0
+    cache_hit: bool = False
     started: float = field(default_factory=time.time)
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A whole JSON response and the log record of the request that produced it (or of the cache hit)."""
+
+    body: Any
+    record: RequestRecord
 
 
 REQUEST_LOG: deque[RequestRecord] = deque(maxlen=1000)
@@ -95,8 +108,9 @@ class MixpanelClient:
 
     def __init__(self, account: Account, *, limits: RateLimits | None = None, retry: RetryPolicy | None = None,
                  timeout: float = 600.0, notice: Callable[[str], None] = _stderr_notice,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, cache: ResponseCache | None = None) -> None:
         self.account = account
+        self.cache = cache if cache is not None else ResponseCache()
         self.limits = limits or RateLimits()
         self.retry = retry or RetryPolicy()
         self.notice = notice
@@ -114,20 +128,64 @@ class MixpanelClient:
     # -- what callers use ---------------------------------------------------------------------------------------
 
     def download(self, family: Family, endpoint: str, params: dict[str, Any],
-                 sink_factory: Callable[[bool], S], cancel: threading.Event | None = None) -> S:
-        """Stream a body into a fresh sink per attempt (``sink_factory(gzip)``); return the sink of the whole one."""
-        return self._attempt_loop(family, endpoint, params, sink_factory, cancel)
+                 sink_factory: Callable[[bool], S], cancel: threading.Event | None = None) -> tuple[S, RequestRecord]:
+        """Stream a body into a fresh sink per attempt (``sink_factory(gzip)``); return the sink of the whole one
+        and the request's log record (the caller fills in ``rows``)."""
+        return self._attempt_loop(family, endpoint, self._query_params(family, params), sink_factory, cancel)
 
     def get_json(self, family: Family, endpoint: str, params: dict[str, Any] | None = None) -> Any:
         """GET a JSON document."""
-        sink = self._attempt_loop(family, endpoint, params or {}, lambda gzip: _BytesSink(), None, gzip_ok=False)
-        return json.loads(b"".join(sink.parts))
+        return self.fetch_json(family, endpoint, params).body
+
+    def fetch_json(self, family: Family, endpoint: str, params: dict[str, Any] | None = None, *,
+                   method: str = "GET", cache_ttl: float | None = None,
+                   cancel: threading.Event | None = None) -> Reply:
+        """A JSON document by GET, or by POST with the parameters as a form body (Engage, cohorts, JQL).
+
+        With ``cache_ttl`` a response stored less than that many seconds ago is answered from the on-disk
+        cache, costing no request (the log shows ``cache_hit``). Mixpanel sometimes answers 200 with an
+        ``error`` key (Insights, FACTS.md §4): that is raised as a ``QueryError``, never cached.
+        """
+        query = self._query_params(family, params or {})
+        key = self.cache.key(self._cache_scope(), endpoint, method, query) if cache_ttl else ""
+        if cache_ttl:
+            hit = self.cache.get(key, cache_ttl)
+            if hit is not None:
+                record = RequestRecord(family=family, endpoint=endpoint, params=query, account=self.account.name,
+                                       method=method, status=200, bytes=hit.size, cache_hit=True)
+                REQUEST_LOG.append(record)
+                return Reply(hit.body, record)
+        sink, record = self._attempt_loop(family, endpoint, query, lambda gzip: _BytesSink(), cancel,
+                                          gzip_ok=False, method=method)
+        try:
+            body = json.loads(b"".join(sink.parts))
+        except ValueError:
+            record.error = "the response is not JSON"
+            raise QueryError(200, endpoint, "the response is not JSON", b"".join(sink.parts)[:2000].decode(
+                "utf-8", "replace")) from None
+        if isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"]:
+            record.error = self.redact(body["error"])
+            raise QueryError(200, endpoint, record.error, self.redact(json.dumps(body)[:2000]))
+        if cache_ttl:
+            self.cache.put(key, body, endpoint)
+        return Reply(body, record)
+
+    def peek_json(self, family: Family, endpoint: str, params: dict[str, Any] | None = None,
+                  method: str = "GET") -> Any:
+        """What the cache holds for this request however old, or None; never sends anything (for completion)."""
+        entry = self.cache.peek(self.cache.key(self._cache_scope(), endpoint, method,
+                                               self._query_params(family, params or {})))
+        return None if entry is None else entry.body
 
     def check_credentials(self) -> Any:
         """``GET /api/app/me``: 200 and the account's description for a valid credential."""
         return self.get_json("app", "/me")
 
     # -- the machinery -----------------------------------------------------------------------------------------
+
+    def _cache_scope(self) -> str:
+        a = self.account
+        return f"{base_url(a.region, 'query', a.api_url)}|{a.project_id}|{a.name}|{a.username or 'legacy'}"
 
     def _credential_pair(self) -> str:
         return ":".join(self.account.basic_auth())
@@ -146,12 +204,19 @@ class MixpanelClient:
                 text = text.replace(form, "***")
         return text
 
-    def _attempt_loop(self, family: Family, endpoint: str, params: dict[str, Any], sink_factory: Callable[[bool], S],
-                      cancel: threading.Event | None, *, gzip_ok: bool = True) -> S:
+    def _attempt_loop(self, family: Family, endpoint: str, query: dict[str, str], sink_factory: Callable[[bool], S],
+                      cancel: threading.Event | None, *, gzip_ok: bool = True,
+                      method: str = "GET") -> tuple[S, RequestRecord]:
         base = base_url(self.account.region, family, self.account.api_url)
         url = base + endpoint
-        query = self._query_params(family, params)
-        record = RequestRecord(family=family, endpoint=endpoint, params=dict(query))
+        record = RequestRecord(family=family, endpoint=endpoint, params=dict(query), account=self.account.name,
+                               method=method)
+        if method == "POST":
+            # Form-encoded body (FACTS.md §5.2); project_id stays in the query string, where Mixpanel reads it.
+            url_params = {k: v for k, v in query.items() if k == "project_id"}
+            form: dict[str, str] | None = {k: v for k, v in query.items() if k != "project_id"}
+        else:
+            url_params, form = query, None
         REQUEST_LOG.append(record)
         budget = budget_for(base, str(self.account.project_id or "legacy"), family, self.limits)
         started = time.monotonic()
@@ -165,7 +230,7 @@ class MixpanelClient:
                 retry_after: float | None = None
                 try:
                     with budget.slot(self._announce_budget(family)), \
-                            self._http.stream("GET", url, params=query, headers=headers) as resp:
+                            self._http.stream(method, url, params=url_params, data=form, headers=headers) as resp:
                         status = resp.status_code
                         record.status = status
                         if status == 200:
@@ -176,7 +241,7 @@ class MixpanelClient:
                                 record.bytes += len(chunk)
                                 sink.feed(chunk)
                             sink.finish()
-                            return sink
+                            return sink, record
                         body = resp.read()
                         retry_after = parse_retry_after(resp.headers.get("retry-after"))
                         if retry_after is not None:

@@ -8,12 +8,17 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from mpsql.functions import export, ops
+from mpsql.functions import discovery, export, ops, profiles
 from mpsql.functions._context import Context
 from mpsql.functions._duckdb import TableSource, install_table_function
 from mpsql.functions._spec import TableFunction
 
-TABLE_FUNCTIONS: tuple[TableFunction, ...] = (export.FUNCTION,)
+TABLE_FUNCTIONS: tuple[TableFunction, ...] = (
+    export.FUNCTION,
+    profiles.FUNCTION,
+    *discovery.FUNCTIONS,
+    *ops.FUNCTIONS,
+)
 
 
 def install_functions(con: duckdb.DuckDBPyConnection, ctx: Context) -> None:

@@ -49,6 +49,9 @@ class Args(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
 
+    def check(self, function: str, today: dt.date) -> None:
+        """Rules that need more than one argument or today's date; raise ``ArgumentError`` (default: none)."""
+
 
 _ALLOWED_HINTS = {
     "date": "a DATE or 'YYYY-MM-DD' text",

@@ -347,7 +347,8 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
                     params["limit"] = remaining[0]
                 window = Window(workdir, index, f"{start}..{end}", args.dedupe, plan.exact_sql)
                 try:
-                    client.download("export", "/export", params, window, cancel)
+                    _, record = client.download("export", "/export", params, window, cancel)
+                    record.rows = window.parsed_rows
                 except BaseException:
                     window.close()
                     raise

@@ -1,0 +1,165 @@
+"""Functions answered by JSON responses: one call path (validate, resolve, fetch lazily) and one Arrow mapping.
+
+Every mp_* function other than ``mp_export`` is a ``rows_function``: its argument model validates the call
+before any request, then a producer turns Mixpanel's JSON into row tuples in the function's schema, and
+``to_batches`` is the one place those Python values become Arrow (JSON columns, timestamps, dates).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import pyarrow as pa
+
+from mpsql.api.client import MixpanelClient, Reply
+from mpsql.api.regions import Family
+from mpsql.functions._args import Args, parse_call
+from mpsql.functions._context import Context, Progress
+from mpsql.functions._spec import TableFunction
+
+A = TypeVar("A", bound=Args)
+
+BATCH_ROWS = 122_880  # DuckDB's row-group size
+ENV_TTL = "MPSQL_CACHE_TTL"
+DISCOVERY_TTL = 3600.0  # event and property names change slowly; an hour spares the 60/hour query budget
+REPORT_TTL = 300.0  # identical report requests within five minutes are answered from the cache
+
+
+def cache_ttl(default: float) -> float | None:
+    """The TTL to use: ``$MPSQL_CACHE_TTL`` seconds if set (0 turns caching off), else ``default``."""
+    raw = os.environ.get(ENV_TTL, "").strip()
+    seconds = float(raw) if raw else default
+    return seconds if seconds > 0 else None
+
+
+@dataclass
+class Call(Generic[A]):
+    """One running call: its validated arguments, its account's client, and the replies it has fetched."""
+
+    function: str
+    args: A
+    client: MixpanelClient
+    ctx: Context
+    today: dt.date
+    replies: list[Reply] = field(default_factory=list)
+    progress: Progress | None = None
+
+    def fetch(self, family: Family, endpoint: str, params: dict[str, Any] | None = None, *, method: str = "GET",
+              ttl: float | None = None) -> Any:
+        """The JSON body of one request (from the cache when ``ttl`` allows); the reply is kept for ``rows``."""
+        reply = self.client.fetch_json(family, endpoint, params, method=method, cache_ttl=ttl)
+        self.replies.append(reply)
+        if self.progress is not None:
+            self.progress.bytes += reply.record.bytes
+        return reply.body
+
+    def report(self, rows: int) -> None:
+        """Count ``rows`` against the last reply (``mp_requests().rows``) and the progress line."""
+        if self.replies:
+            record = self.replies[-1].record
+            record.rows = (record.rows or 0) + rows
+        if self.progress is not None:
+            self.progress.rows += rows
+            self.progress.windows_done += 1
+            if self.ctx.on_progress is not None:
+                self.ctx.on_progress(self.progress)
+
+
+Producer = Callable[[Call[A]], Iterable[Sequence[Any]]]
+
+
+def rows_function(*, name: str, schema: pa.Schema, model: type[A], positional: tuple[str, ...],
+                  named: dict[str, str], description: str, example: str, produce: Producer[A],
+                  progress: bool = False, needs_account: bool = True) -> TableFunction:
+    """A ``TableFunction`` whose rows come from ``produce(call)``.
+
+    The model's ``check(function, today)`` runs and the account resolves when the statement starts, so bad
+    input fails before any request; ``produce`` runs lazily as DuckDB pulls rows. Single-request functions
+    need not count rows: the total is recorded on their one reply.
+    """
+
+    def start(ctx: Context, raw: dict[str, Any], pushed: list) -> Iterator[pa.RecordBatch]:
+        args = parse_call(name, model, raw)
+        today = ctx.today()
+        args.check(name, today)
+        account = getattr(args, "account", None)
+        client = ctx.client(name, account) if needs_account else None
+        call = Call(name, args, client, ctx, today)  # type: ignore[arg-type]
+        if progress:
+            call.progress = Progress(function=name)
+        return _run(call, produce, schema)
+
+    return TableFunction(name=name, schema=schema, positional=positional, named=named, description=description,
+                         example=example, start=start)
+
+
+def _run(call: Call[A], produce: Producer[A], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    total = 0
+    for batch in to_batches(schema, produce(call)):
+        total += batch.num_rows
+        yield batch
+    if len(call.replies) == 1 and call.replies[0].record.rows is None:
+        call.replies[0].record.rows = total
+
+
+def to_batches(schema: pa.Schema, rows: Iterable[Sequence[Any]], size: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """Row tuples (in ``schema`` order) as record batches of up to ``size`` rows.
+
+    JSON columns take any JSON-able value (text already encoded is kept as-is when passed as ``RawJson``);
+    timestamp columns take aware datetimes or epoch seconds; date columns
+    take dates or 'YYYY-MM-DD' text.
+    """
+    chunk: list[Sequence[Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield _batch(schema, chunk)
+            chunk = []
+    if chunk:
+        yield _batch(schema, chunk)
+
+
+class RawJson(str):
+    """Text that is already JSON (a JSON column stores it as-is)."""
+
+
+def _batch(schema: pa.Schema, rows: list[Sequence[Any]]) -> pa.RecordBatch:
+    arrays = []
+    for i, f in enumerate(schema):
+        values = [row[i] for row in rows]
+        arrays.append(_array(f.type, values))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _array(kind: pa.DataType, values: list[Any]) -> pa.Array:
+    if isinstance(kind, pa.JsonType):
+        text = [None if v is None else v if isinstance(v, RawJson) else _json(v) for v in values]
+        return pa.array(text, type=kind)
+    if pa.types.is_timestamp(kind):
+        return pa.array([_timestamp(v) for v in values], type=kind)
+    if pa.types.is_date(kind):
+        return pa.array([_date(v) for v in values], type=kind)
+    return pa.array(values, type=kind)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _timestamp(value: Any) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, int | float):
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    raise TypeError(f"not a timestamp: {value!r}")
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])

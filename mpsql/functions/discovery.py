@@ -1,0 +1,316 @@
+"""Schema discovery: ``mp_events``, ``mp_top_events``, ``mp_properties``, ``mp_property_values``, ``mp_funnels``,
+``mp_cohorts``, ``mp_lexicon``, ``mp_annotations`` — and ``known_names`` for completion.
+
+Every result but top events (today's counts) is kept in the on-disk response cache for ``DISCOVERY_TTL``, so
+repeated ``mpsql -c`` runs do not spend the 60-per-hour query budget. The request parameters are built by one
+function per endpoint, so ``known_names`` finds the very entries the functions stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+from pydantic import Field
+
+from mpsql.errors import ArgumentError, MpsqlError
+from mpsql.functions._args import Args, Day
+from mpsql.functions._rows import DISCOVERY_TTL, Call, cache_ttl, rows_function
+
+EVENT_NAMES_LIMIT = 5000  # Mixpanel silently clamps /events/names at 5000 (FACTS.md §5.9); its default is 255
+PROPERTIES_LIMIT = 2000  # /events/properties/top returns only 10 unless asked for more
+VALUES_LIMIT = 255  # Mixpanel's default for /events/properties/values
+
+
+def events_params() -> dict[str, Any]:
+    return {"type": "general", "limit": EVENT_NAMES_LIMIT}
+
+
+def properties_params(event: str, top: int | None) -> dict[str, Any]:
+    return {"event": event, "limit": top or PROPERTIES_LIMIT}
+
+
+# ---------------------------------------------------------------------------------------------- mp_events
+
+
+class EventsArgs(Args):
+    account: str | None = None
+
+
+def _events(call: Call[EventsArgs]) -> Iterator[tuple[str]]:
+    body = call.fetch("query", "/events/names", events_params(), ttl=cache_ttl(DISCOVERY_TTL))
+    return ((name,) for name in sorted({str(n) for n in _expect(call, body, list)}))
+
+
+MP_EVENTS = rows_function(
+    name="mp_events", schema=pa.schema([pa.field("event", pa.string())]), model=EventsArgs,
+    positional=(), named={"account": "NULL"},
+    description="Event names seen in the project in the last 31 days, sorted (cached).",
+    example="SELECT event FROM mp_events()", produce=_events)
+
+
+# ---------------------------------------------------------------------------------------------- mp_top_events
+
+
+class TopEventsArgs(Args):
+    type: Literal["general", "unique", "average"] = "general"
+    top: int | None = Field(default=None, ge=1)
+    account: str | None = None
+
+
+def _top_events(call: Call[TopEventsArgs]) -> Iterator[tuple[Any, ...]]:
+    params = {"type": call.args.type, "limit": call.args.top}
+    body = _expect(call, call.fetch("query", "/events/top", params), dict)  # never cached: today's counts
+    for item in body.get("events", []):
+        yield item.get("event"), item.get("amount"), item.get("percent_change")
+
+
+MP_TOP_EVENTS = rows_function(
+    name="mp_top_events",
+    schema=pa.schema([pa.field("event", pa.string()), pa.field("count", pa.int64()),
+                      pa.field("percent_change", pa.float64())]),
+    model=TopEventsArgs, positional=(), named={"type": "'general'", "top": "NULL", "account": "NULL"},
+    description="Today's most common events with the change against yesterday (never cached).",
+    example="SELECT * FROM mp_top_events(type := 'unique', top := 5)", produce=_top_events)
+
+
+# ---------------------------------------------------------------------------------------------- mp_properties
+
+
+class PropertiesArgs(Args):
+    event: str | None = None
+    top: int | None = Field(default=None, ge=1)
+    account: str | None = None
+
+    def check(self, function: str, today: dt.date) -> None:
+        if not self.event:
+            raise ArgumentError(function, "event", "is required: Mixpanel lists properties one event at a time",
+                                "an event name, e.g. event := 'Purchase' (see mp_events())")
+
+
+def _properties(call: Call[PropertiesArgs]) -> Iterator[tuple[Any, ...]]:
+    event = call.args.event or ""
+    body = _expect(call, call.fetch("query", "/events/properties/top", properties_params(event, call.args.top),
+                                    ttl=cache_ttl(DISCOVERY_TTL)), dict)
+    for name in sorted(body):
+        info = body[name]
+        # Some keys come back as {} with no count (FACTS.md §5.9).
+        count = info.get("count") if isinstance(info, dict) else None
+        yield event, name, count
+
+
+MP_PROPERTIES = rows_function(
+    name="mp_properties",
+    schema=pa.schema([pa.field("event", pa.string()), pa.field("property", pa.string()),
+                      pa.field("count", pa.int64())]),
+    model=PropertiesArgs, positional=(), named={"event": "NULL", "top": "NULL", "account": "NULL"},
+    description="Property names of one event with how often each occurs (cached).",
+    example="SELECT property, count FROM mp_properties(event := 'Purchase') ORDER BY count DESC",
+    produce=_properties)
+
+
+# ---------------------------------------------------------------------------------------------- mp_property_values
+
+
+class PropertyValuesArgs(Args):
+    property: str = Field(min_length=1)
+    event: str | None = None
+    top: int = Field(default=VALUES_LIMIT, ge=1, le=10_000)
+    account: str | None = None
+
+
+def _property_values(call: Call[PropertyValuesArgs]) -> Iterator[tuple[Any, ...]]:
+    a = call.args
+    params = {"name": a.property, "event": a.event, "limit": a.top}
+    body = _expect(call, call.fetch("query", "/events/properties/values", params, ttl=cache_ttl(DISCOVERY_TTL)),
+                   list)
+    # Mixpanel returns values as strings whatever their type (FACTS.md §5.9); keep them as text.
+    return ((a.property, None if v is None else str(v)) for v in body)
+
+
+MP_PROPERTY_VALUES = rows_function(
+    name="mp_property_values",
+    schema=pa.schema([pa.field("property", pa.string()), pa.field("value", pa.string())]),
+    model=PropertyValuesArgs, positional=("property",),
+    named={"event": "NULL", "top": str(VALUES_LIMIT), "account": "NULL"},
+    description="Distinct values of a property (of one event, or all), as text (cached).",
+    example="SELECT value FROM mp_property_values('$browser', event := 'Page View')",
+    produce=_property_values)
+
+
+# ---------------------------------------------------------------------------------------------- mp_funnels
+
+
+class AccountOnly(Args):
+    account: str | None = None
+
+
+def _funnels(call: Call[AccountOnly]) -> Iterator[tuple[Any, ...]]:
+    body = _expect(call, call.fetch("query", "/funnels/list", {}, ttl=cache_ttl(DISCOVERY_TTL)), list)
+    return ((f.get("funnel_id"), f.get("name")) for f in body)
+
+
+MP_FUNNELS = rows_function(
+    name="mp_funnels", schema=pa.schema([pa.field("funnel_id", pa.int64()), pa.field("name", pa.string())]),
+    model=AccountOnly, positional=(), named={"account": "NULL"},
+    description="Saved funnels: their ids (for mp_funnel) and names (cached).",
+    example="SELECT * FROM mp_funnels()", produce=_funnels)
+
+
+# ---------------------------------------------------------------------------------------------- mp_cohorts
+
+
+def _cohorts(call: Call[AccountOnly]) -> Iterator[tuple[Any, ...]]:
+    body = _expect(call, call.fetch("query", "/cohorts/list", {}, method="POST", ttl=cache_ttl(DISCOVERY_TTL)),
+                   list)
+    for c in body:
+        yield (c.get("id"), c.get("name"), c.get("count"), c.get("description"), _naive_time(c.get("created")),
+               None if c.get("is_visible") is None else bool(c.get("is_visible")), c.get("project_id"))
+
+
+MP_COHORTS = rows_function(
+    name="mp_cohorts",
+    schema=pa.schema([pa.field("id", pa.int64()), pa.field("name", pa.string()), pa.field("count", pa.int64()),
+                      pa.field("description", pa.string()), pa.field("created", pa.timestamp("us")),
+                      pa.field("is_visible", pa.bool_()), pa.field("project_id", pa.int64())]),
+    model=AccountOnly, positional=(), named={"account": "NULL"},
+    description="Saved cohorts with their sizes; members via mp_profiles(cohort := id) (cached).",
+    example="SELECT id, name, count FROM mp_cohorts() ORDER BY count DESC", produce=_cohorts)
+
+
+# ---------------------------------------------------------------------------------------------- mp_lexicon
+
+
+class LexiconArgs(Args):
+    entity_type: Literal["event", "profile"] | None = None
+    account: str | None = None
+
+
+def _lexicon(call: Call[LexiconArgs]) -> Iterator[tuple[Any, ...]]:
+    pid = call.client.account.project_id
+    if pid is None:
+        raise ArgumentError(call.function, "account", "Lexicon is an App API and needs a service account with a "
+                            "project_id; a legacy project secret cannot read it")
+    path = f"/projects/{pid}/schemas" + (f"/{call.args.entity_type}" if call.args.entity_type else "")
+    body = _expect(call, call.fetch("app", path, {}, ttl=cache_ttl(DISCOVERY_TTL)), dict)
+    for entry in body.get("results") or []:
+        schema = entry.get("schemaJson") or {}
+        yield (entry.get("entityType"), entry.get("name"), schema.get("description"), schema.get("properties"),
+               schema.get("metadata"), schema)
+
+
+MP_LEXICON = rows_function(
+    name="mp_lexicon",
+    schema=pa.schema([pa.field("entity_type", pa.string()), pa.field("name", pa.string()),
+                      pa.field("description", pa.string()), pa.field("properties", pa.json_()),
+                      pa.field("metadata", pa.json_()), pa.field("schema", pa.json_())]),
+    model=LexiconArgs, positional=(), named={"entity_type": "NULL", "account": "NULL"},
+    description="Lexicon schemas: documented events and profile properties with descriptions (cached).",
+    example="SELECT name, description FROM mp_lexicon(entity_type := 'event')", produce=_lexicon)
+
+
+# ---------------------------------------------------------------------------------------------- mp_annotations
+
+
+class AnnotationsArgs(Args):
+    from_date: Day | None = None
+    to_date: Day | None = None
+    account: str | None = None
+
+    def check(self, function: str, today: dt.date) -> None:
+        if self.from_date and self.to_date and self.from_date > self.to_date:
+            raise ArgumentError(function, "from_date", f"{self.from_date} is after to_date {self.to_date}",
+                                "from_date <= to_date; both are inclusive")
+
+
+def _annotations(call: Call[AnnotationsArgs]) -> Iterator[tuple[Any, ...]]:
+    a = call.args
+    pid = call.client.account.project_id
+    if pid is None:
+        raise ArgumentError(call.function, "account", "annotations are an App API and need a service account "
+                            "with a project_id")
+    # The App API spells these in camelCase (FACTS.md §5.12).
+    params = {"fromDate": a.from_date and a.from_date.isoformat(), "toDate": a.to_date and a.to_date.isoformat()}
+    body = _expect(call, call.fetch("app", f"/projects/{pid}/annotations", params, ttl=cache_ttl(DISCOVERY_TTL)),
+                   dict)
+    for n in body.get("results") or []:
+        user = n.get("user") or {}
+        name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p) or None
+        tags = [t.get("name") for t in n.get("tags") or [] if isinstance(t, dict)]
+        yield n.get("id"), _naive_time(n.get("date")), n.get("description"), user.get("id"), name, tags
+
+
+MP_ANNOTATIONS = rows_function(
+    name="mp_annotations",
+    schema=pa.schema([pa.field("id", pa.int64()), pa.field("date", pa.timestamp("us")),
+                      pa.field("description", pa.string()), pa.field("user_id", pa.int64()),
+                      pa.field("user_name", pa.string()), pa.field("tags", pa.list_(pa.string()))]),
+    model=AnnotationsArgs, positional=("from_date", "to_date"), named={"account": "NULL"},
+    description="Annotations (release notes, campaigns) between two dates, inclusive (cached).",
+    example="SELECT date, description FROM mp_annotations(current_date - 90, current_date)",
+    produce=_annotations)
+
+
+FUNCTIONS = (MP_EVENTS, MP_TOP_EVENTS, MP_PROPERTIES, MP_PROPERTY_VALUES, MP_FUNNELS, MP_COHORTS, MP_LEXICON,
+             MP_ANNOTATIONS)
+
+
+# ---------------------------------------------------------------------------------------------- shared parts
+
+
+def _expect(call: Call[Any], body: Any, kind: type) -> Any:
+    """``body`` if it has the documented JSON type; else a clear error rather than wrong rows."""
+    if not isinstance(body, kind):
+        raise MpsqlError(f"{call.function}: Mixpanel answered with a JSON {type(body).__name__}, expected "
+                         f"{'an array' if kind is list else 'an object'}")
+    return body
+
+
+def _naive_time(text: Any) -> dt.datetime | None:
+    """Mixpanel's 'YYYY-MM-DD HH:MM:SS' (project time, no zone) as a naive timestamp."""
+    if not text:
+        return None
+    return dt.datetime.fromisoformat(str(text).replace("T", " "))
+
+
+# ---------------------------------------------------------------------------------------------- completion
+
+
+@dataclass
+class KnownNames:
+    """Event and property names from the discovery cache, for completion (never a request)."""
+
+    events: list[str] = field(default_factory=list)
+    by_event: dict[str, list[str]] = field(default_factory=dict)
+
+    def properties(self, event: str | None = None) -> list[str]:
+        """Property names of ``event``, or of every cached event."""
+        if event is not None:
+            return list(self.by_event.get(event, []))
+        return sorted({p for names in self.by_event.values() for p in names})
+
+
+def known_names(con: duckdb.DuckDBPyConnection) -> KnownNames:
+    """What earlier ``mp_events()`` / ``mp_properties()`` calls left in the cache for ``con``'s account."""
+    from mpsql.connection import context_of
+
+    ctx = context_of(con)
+    if ctx is None:
+        return KnownNames()
+    try:
+        client = ctx.client("completion", None)
+    except MpsqlError:
+        return KnownNames()
+    names = KnownNames()
+    body = client.peek_json("query", "/events/names", events_params())
+    if isinstance(body, list):
+        names.events = sorted({str(n) for n in body})
+    for event in names.events:
+        props = client.peek_json("query", "/events/properties/top", properties_params(event, None))
+        if isinstance(props, dict):
+            names.by_event[event] = sorted(props)
+    return names

@@ -1,0 +1,163 @@
+"""``mp_profiles``: user (or group) profiles from Engage, every page, streamed one page at a time.
+
+Engage pages by ``session_id`` + ``page`` (FACTS.md §5.2): page 0 returns the session and ``total``; further
+pages follow while a page is full (``page_size``, 1000). Each page is one request against the Query API budget
+and becomes one Arrow batch, so memory stays flat however many profiles match. A page that fails is retried
+whole by the client, so rows are never duplicated; if the rows seen differ from Engage's ``total``, a notice
+says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import pyarrow as pa
+from pydantic import BeforeValidator, Field
+
+from mpsql.errors import ArgumentError, MpsqlError
+from mpsql.functions._args import Args, Names
+from mpsql.functions._rows import Call, rows_function
+
+NAME = "mp_profiles"
+
+SCHEMA = pa.schema([
+    pa.field("distinct_id", pa.string()),
+    pa.field("last_seen", pa.timestamp("us", tz="UTC")),
+    pa.field("properties", pa.json_()),
+])
+
+
+def _json_list(value: Any) -> Any:
+    """``behaviors`` may arrive as JSON text (a SQL string) or as a list of structs."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError(f"{value[:60]!r} is not JSON") from None
+    return value
+
+
+def _epoch(value: Any) -> Any:
+    """``as_of`` as a TIMESTAMP/TIMESTAMPTZ (to_json gives ISO text) or epoch seconds."""
+    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+        parsed = dt.datetime.fromisoformat(value.strip().replace(" ", "T"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return int(parsed.timestamp())
+    return value
+
+
+class ProfilesArgs(Args):
+    """The arguments of ``mp_profiles``; Mixpanel's names in comments where they differ."""
+
+    filter: str | None = None  # where
+    cohort: int | None = Field(default=None, ge=0)  # filter_by_cohort={"id": N}
+    properties: Names = None  # output_properties
+    distinct_id: str | None = None
+    distinct_ids: Names = None
+    group_id: str | None = None  # data_group_id: group profiles; ids can be huge negative numbers, kept as text
+    behaviors: Annotated[list[dict[str, Any]] | None, BeforeValidator(_json_list)] = None
+    as_of: Annotated[int | None, BeforeValidator(_epoch)] = None  # as_of_timestamp, epoch seconds
+    include_all_users: bool | None = None
+    account: str | None = None
+
+    def check(self, function: str, today: dt.date) -> None:
+        """The combinations Engage rejects, refused before any request (anchor §1.3)."""
+        if self.distinct_id is not None and self.distinct_ids is not None:
+            raise ArgumentError(function, "distinct_ids", "cannot be combined with distinct_id",
+                                "either distinct_id := 'one id' or distinct_ids := ['id', ...]")
+        if self.behaviors is not None and self.cohort is not None:
+            raise ArgumentError(function, "behaviors", "cannot be combined with cohort (Mixpanel selects by one "
+                                "or the other)", "behaviors := ... or cohort := id, not both")
+        if self.include_all_users is not None and self.cohort is None:
+            raise ArgumentError(function, "include_all_users", "only applies to a cohort",
+                                "use it together with cohort := id")
+        if self.as_of is not None:
+            now = dt.datetime.now(dt.UTC).timestamp()
+            if self.as_of > now:
+                raise ArgumentError(function, "as_of", "is in the future", "a past timestamp or epoch seconds")
+        for name in self.properties or ():
+            if not name:
+                raise ArgumentError(function, "properties", "contains an empty property name")
+
+
+def _params(args: ProfilesArgs, ids: list[str] | None) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "where": args.filter,
+        "output_properties": args.properties,
+        "distinct_id": args.distinct_id,
+        "distinct_ids": ids,
+        "data_group_id": args.group_id,
+        "behaviors": args.behaviors,
+        "as_of_timestamp": args.as_of,
+    }
+    if args.cohort is not None:
+        params["filter_by_cohort"] = {"id": args.cohort}
+        params["include_all_users"] = args.include_all_users  # unset: Mixpanel's default (true) applies
+    return params
+
+
+def _pages(call: Call[ProfilesArgs]) -> Iterator[tuple[Any, ...]]:
+    args = call.args
+    ids = None
+    if args.distinct_ids is not None:
+        ids = list(dict.fromkeys(args.distinct_ids))  # duplicates removed, order kept
+        if not ids:
+            return  # an empty list selects nobody; no request
+    base = _params(args, ids)
+    page, session, total, seen = 0, None, None, 0
+    progress = call.progress
+    while True:
+        params = dict(base, page=page, session_id=session) if page else base
+        body = call.fetch("query", "/engage", params, method="POST")
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise MpsqlError(f"{NAME}: Engage answered without a results list: {str(body)[:200]}")
+        results = body["results"]
+        if page == 0:
+            session = body.get("session_id")
+            total = body.get("total")
+            page_size = int(body.get("page_size") or 1000)
+            if progress is not None and isinstance(total, int):
+                progress.windows_total = max(1, -(-total // page_size))
+        for item in results:
+            yield _row(item)
+        seen += len(results)
+        call.report(len(results))
+        if len(results) < page_size or session is None:
+            break
+        page += 1
+    if isinstance(total, int) and total != seen and call.ctx.notice is not None:
+        call.ctx.notice(f"{NAME}: Engage reported {total} matching profiles but served {seen} "
+                        "(profiles changed while paging?)")
+
+
+def _row(item: dict[str, Any]) -> tuple[Any, ...]:
+    props = item.get("$properties") or {}
+    # The spec types $distinct_id as an integer; ids are strings in practice (FACTS.md §5.2).
+    distinct_id = item.get("$distinct_id")
+    return (None if distinct_id is None else str(distinct_id), _last_seen(props.get("$last_seen")), props)
+
+
+def _last_seen(text: Any) -> dt.datetime | None:
+    """Engage dates are ISO text without a zone, in the project's time zone; read as UTC."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+FUNCTION = rows_function(
+    name=NAME, schema=SCHEMA, model=ProfilesArgs, positional=(),
+    named={"filter": "NULL", "cohort": "NULL", "properties": "NULL", "distinct_id": "NULL", "distinct_ids": "NULL",
+           "group_id": "NULL", "behaviors": "NULL", "as_of": "NULL", "include_all_users": "NULL",
+           "account": "NULL"},
+    description="User (or group) profiles from Engage, every page, streamed.",
+    example="SELECT distinct_id, mp_prop(properties, '$email') "
+            "FROM mp_profiles(filter := 'properties[\"plan\"] == \"pro\"')",
+    produce=_pages, progress=True)
