@@ -7,8 +7,10 @@ import pyarrow as pa
 
 def sql_type(arrow_type: pa.DataType) -> str:
     """The DuckDB type a column of ``arrow_type`` has, e.g. ``TIMESTAMPTZ`` or ``JSON``."""
-    if isinstance(arrow_type, pa.ExtensionType) and arrow_type.extension_name == "arrow.json":
+    if isinstance(arrow_type, pa.BaseExtensionType) and arrow_type.extension_name == "arrow.json":
         return "JSON"
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return sql_type(arrow_type.value_type) + "[]"
     if pa.types.is_timestamp(arrow_type):
         return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
