@@ -14,10 +14,13 @@ import math
 import random
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["EVENT_NAMES", "Dataset", "DayData"]
+__all__ = ["EVENT_NAMES", "Dataset", "DayData", "User"]
+
+_T = TypeVar("_T")
 
 EVENT_NAMES = ("Sign Up", "Login", "Page View", "Search", "View Item", "Add to Cart", "Checkout",
                "Purchase", "Share")
@@ -43,7 +46,9 @@ _DAY_S = 86_400
 
 
 @dataclass(frozen=True)
-class _User:
+class User:
+    """One identified user of the project, as the generator drives them (read-only)."""
+
     distinct_id: str
     device_id: str
     signup: int  # day index relative to first_date (may be negative: signed up before the range)
@@ -80,6 +85,8 @@ class Dataset:
         self._cache_days = cache_days
         self._lock = threading.Lock()
         self._users = self._make_users()
+        self._derived: dict[str, Any] = {}
+        self._derived_lock = threading.RLock()
 
     # ------------------------------------------------------------ public
 
@@ -112,13 +119,51 @@ class Dataset:
         """Distinct ids of every identified user of the project."""
         return [u.distinct_id for u in self._users]
 
+    def users(self) -> tuple[User, ...]:
+        """Every identified user with the attributes the generator gives their events, in id order."""
+        return tuple(self._users)
+
+    def signup_date(self, user: User) -> dt.date:
+        """The UTC day ``user`` signed up (before ``first_date`` for users older than the data range)."""
+        return self.first_date + dt.timedelta(days=user.signup)
+
+    def records(self, from_date: dt.date, to_date: dt.date, dedup: bool = True) -> Iterator[dict[str, Any]]:
+        """Parsed export records of the inclusive range, day by day, in served order (``time`` in seconds).
+
+        With ``dedup`` each (event, distinct_id, time in ms, $insert_id) key appears once, as the copy with
+        the greatest ``mp_processing_time_ms`` at the position of its first copy: what Mixpanel's reports count.
+        """
+        for date in self.dates(from_date, to_date):
+            day = self.day(date)
+            rows = [json.loads(line) for line in day.lines]
+            if not dedup:
+                yield from rows
+                continue
+            kept: dict[tuple[str, str, int, str], dict[str, Any]] = {}
+            for row, tms in zip(rows, day.times_ms, strict=True):
+                p = row["properties"]
+                key = (row["event"], p["distinct_id"], tms, p["$insert_id"])
+                old = kept.get(key)
+                if old is None:
+                    kept[key] = row
+                elif p["mp_processing_time_ms"] > old["properties"]["mp_processing_time_ms"]:
+                    kept[key] = row  # an existing key keeps its position
+            yield from kept.values()
+
+    def derived(self, key: str, build: Callable[[Dataset], _T]) -> _T:
+        """``build(self)`` computed once per dataset and cached under ``key`` (for costly derived data)."""
+        with self._derived_lock:
+            if key not in self._derived:
+                self._derived[key] = build(self)
+            return self._derived[key]
+
     # ------------------------------------------------------------ generation
 
-    def _make_users(self) -> list[_User]:
+    def _make_users(self) -> list[User]:
         rng = random.Random(f"mpsql-emulator:{self.seed}:users:{self.n_users}:{self.days}")
         users = []
         for i in range(self.n_users):
-            users.append(_User(
+            users.append(User(
                 distinct_id=f"u_{i + 1:05d}",
                 device_id=_hex_id(rng, 32),
                 signup=rng.randrange(-self.days // 2, self.days),
@@ -173,7 +218,7 @@ class Dataset:
             times.append(tms)
         return DayData(lines, names, times)
 
-    def _session(self, rng: random.Random, user: _User, day_start_ms: int,
+    def _session(self, rng: random.Random, user: User, day_start_ms: int,
                  out: list[tuple[int, str, dict[str, Any]]], signup: bool) -> None:
         t = day_start_ms + rng.randrange(0, _DAY_S * 1000)
         end = day_start_ms + _DAY_S * 1000

@@ -19,6 +19,21 @@ EVENT_INVALID = "Error in event: must be a JSON-encoded array of event names"  #
 TIME_IN_MS_INVALID = "Error in time_in_ms: must be true or false"  # [E]
 EXPORT_CONCURRENCY = "too many export requests in progress for this project"
 
+# Engage (FACTS §5.2; the combination rules are the spec's and mixpanel_data's, the wording is [E])
+ENGAGE_ID_AND_IDS = "Error in distinct_ids: distinct_id and distinct_ids cannot be used together"
+ENGAGE_BEHAVIORS_AND_COHORT = "Error in behaviors: behaviors and filter_by_cohort are mutually exclusive"
+ENGAGE_INCLUDE_ALL_USERS = "Error in include_all_users: only applicable with filter_by_cohort"
+ENGAGE_PAGE_WITHOUT_SESSION = "Error in session_id: session_id is required when page is greater than 0"
+ENGAGE_INVALID_SESSION = "invalid session"
+ENGAGE_UNCACHED_PAGE = "request for page in uncached query for params"  # [D] behaviors paged without as_of
+ENGAGE_AS_OF_FUTURE = "Error in as_of_timestamp: must not be in the future"
+ENGAGE_UNKNOWN_GROUP = "Error in data_group_id: unknown group key"
+
+# App API (FACTS §5.11, §5.12; [E] wording)
+SCHEMA_NOT_FOUND = "Schema not found"
+ENTITY_TYPE_INVALID = "Invalid entity type: must be one of event, profile"
+ANNOTATION_NOT_FOUND = "Annotation not found"
+
 
 def missing_param(name: str) -> str:
     """400 text for a required parameter that was not sent."""
@@ -33,6 +48,16 @@ def bad_date(name: str) -> str:
 def bad_year(name: str) -> str:
     """400 text for a date before 2000 (observed wording)."""
     return f"Error in {name}: invalid date, bad year"
+
+
+def bad_param(name: str, expected: str) -> str:
+    """400 text for a parameter with an unusable value ([E])."""
+    return f"Error in {name}: {expected}"
+
+
+def unknown_cohort(cohort_id: object) -> str:
+    """400 text for ``filter_by_cohort`` naming no saved cohort ([E])."""
+    return f"Error in filter_by_cohort: cohort {cohort_id} not found"
 
 
 def bad_where(detail: str) -> str:

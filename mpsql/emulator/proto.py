@@ -6,11 +6,12 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 if TYPE_CHECKING:
     from mpsql.emulator.server import Emulator
 
-__all__ = ["FAMILIES", "HttpError", "Request", "RequestLog", "Response", "Route", "query_routes"]
+__all__ = ["FAMILIES", "HttpError", "Request", "RequestLog", "Response", "Route", "query_routes", "resolve"]
 
 FAMILIES = ("export", "query", "app", "control")
 
@@ -27,6 +28,7 @@ class Request:
     body: bytes = b""
     project_id: int | None = None  # set by auth
     auth_kind: str | None = None  # "service_account" | "project_secret"
+    path_params: dict[str, str] = field(default_factory=dict)  # ``{name}`` segments of a pattern route, decoded
 
     @property
     def echo(self) -> str:
@@ -61,7 +63,11 @@ Handler = Callable[["Emulator", Request], Response]
 
 @dataclass(frozen=True)
 class Route:
-    """A path's handler, its family (auth, rate-limit budget and error shape) and allowed methods."""
+    """A path's handler, its family (auth, rate-limit budget and error shape) and allowed methods.
+
+    A route table key may hold ``{name}`` segments (``/api/app/projects/{project_id}/schemas``): such a key
+    matches any one non-empty path segment there, handed to the handler in ``Request.path_params``.
+    """
 
     handler: Handler
     family: str
@@ -83,6 +89,35 @@ class RequestLog:
     bytes_sent: int
     gzip: bool
     at: dt.datetime | None = None
+
+
+def resolve(routes: Mapping[str, Route], path: str) -> tuple[Route | None, dict[str, str]]:
+    """The route serving ``path`` and its path parameters: an exact key first, else the matching pattern
+    key with the most literal segments (so ``.../annotations/tags`` beats ``.../annotations/{id}``)."""
+    exact = routes.get(path)
+    if exact is not None:
+        return exact, {}
+    parts = path.split("/")
+    best: tuple[int, Route, dict[str, str]] | None = None
+    for key, route in routes.items():
+        if "{" not in key:
+            continue
+        pattern = key.split("/")
+        if len(pattern) != len(parts):
+            continue
+        params: dict[str, str] = {}
+        for want, got in zip(pattern, parts, strict=True):
+            if want.startswith("{") and want.endswith("}"):
+                if not got:
+                    break
+                params[want[1:-1]] = unquote(got)
+            elif want != got:
+                break
+        else:
+            literal = len(pattern) - len(params)
+            if best is None or literal > best[0]:
+                best = (literal, route, params)
+    return (best[1], best[2]) if best else (None, {})
 
 
 def query_routes(endpoint: str, handler: Handler,

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 from mpsql.emulator import messages
 from mpsql.emulator.datagen import Dataset
 from mpsql.emulator.faults import Fault, FaultPlan
-from mpsql.emulator.proto import HttpError, Request, RequestLog, Response, Route
+from mpsql.emulator.proto import HttpError, Request, RequestLog, Response, Route, resolve
 from mpsql.emulator.ratelimit import RateLimiter, RateLimits
 from mpsql.emulator.routes import default_routes
 from mpsql.emulator.streaming import GZIP_MIN_BYTES, BodyPlan, ConnectionCut
@@ -236,7 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
             for k, v in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
                 params.setdefault(k, v)
         req = Request(self.command, split.path, split.query, params, self.headers, body)
-        route = emu.routes.get(req.path)
+        route, req.path_params = resolve(emu.routes, req.path)
         family = route.family if route else _family_of(req.path)
         self._sent, self._gzip, self._status = 0, False, 0
         self._admitted_family: str | None = None

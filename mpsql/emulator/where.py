@@ -1,8 +1,10 @@
 """Mixpanel segmentation-expression parser and evaluator (FACTS §7), pure and stdlib-only.
 
-Used by the emulator to filter ``/export`` rows by ``where``. ``compile_where(text)`` raises
-``WhereSyntaxError`` on a malformed expression; ``Expr.matches(props)`` is true only when the
+Used by the emulator to filter ``/export`` rows and Engage profiles by ``where``. ``compile_where(text)``
+raises ``WhereSyntaxError`` on a malformed expression; ``Expr.matches(props)`` is true only when the
 expression evaluates to boolean ``true`` (undefined, null and runtime type errors do not match).
+``user[...]`` and ``behaviors[...]`` read the optional ``scopes`` mappings (Engage passes the profile and
+its behaviour counts); without them they are undefined, as on ``/export``.
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ Node = tuple  # ("lit", v) | ("prop", scope, name, subkeys) | ("un", op, x) | ("
 #             | ("call", fname, arg) | ("list", items)
 
 _FUNCS = {"defined", "datetime", "floor", "round", "ceil", "boolean", "number", "string"}
-_SCOPES = {"properties", "event", "user"}
+_SCOPES = {"properties", "event", "user", "behaviors"}
 _CMP = {"==", "!=", ">", ">=", "<", "<="}
 
 
@@ -426,9 +428,12 @@ def _in(a: Any, b: Any) -> Any:
     return UNDEFINED
 
 
-def _lookup(props: Mapping[str, Any], scope: str, name: str, subkeys: tuple[str, ...]) -> Any:
-    if scope == "user":
-        return UNDEFINED  # no profile context on /export
+def _lookup(props: Mapping[str, Any], scope: str, name: str, subkeys: tuple[str, ...],
+            scopes: Mapping[str, Mapping[str, Any]] | None) -> Any:
+    if scope in ("user", "behaviors"):
+        if scopes is None or scope not in scopes:
+            return UNDEFINED  # no profile context on /export
+        props, scope = scopes[scope], "properties"
     if name == "$time" and not subkeys:
         t = props.get("time", UNDEFINED)
         if _kind(t) != "number":
@@ -448,17 +453,20 @@ def _round(x: float) -> float:
     return float(math.floor(x + 0.5))
 
 
-def evaluate(node: Node, props: Mapping[str, Any]) -> Any:
-    """Evaluate a parsed node against one event's ``properties`` mapping."""
+def evaluate(node: Node, props: Mapping[str, Any], scopes: Mapping[str, Mapping[str, Any]] | None = None) -> Any:
+    """Evaluate a parsed node against one event's (or profile's) ``properties`` mapping.
+
+    ``scopes`` maps ``"user"`` / ``"behaviors"`` to the mappings ``user[...]`` / ``behaviors[...]`` read.
+    """
     tag = node[0]
     if tag == "lit":
         return node[1]
     if tag == "prop":
-        return _lookup(props, node[1], node[2], node[3])
+        return _lookup(props, node[1], node[2], node[3], scopes)
     if tag == "list":
-        return [evaluate(x, props) for x in node[1]]
+        return [evaluate(x, props, scopes) for x in node[1]]
     if tag == "un":
-        v = evaluate(node[2], props)
+        v = evaluate(node[2], props, scopes)
         if node[1] == "-":
             return -v if _kind(v) == "number" else UNDEFINED
         k = _kind(v)
@@ -467,7 +475,7 @@ def evaluate(node: Node, props: Mapping[str, Any]) -> Any:
         return (not v) if k == "boolean" else UNDEFINED
     if tag == "call":
         fname = node[1]
-        v = evaluate(node[2], props)
+        v = evaluate(node[2], props, scopes)
         if fname == "defined":
             return v is not UNDEFINED
         if fname == "datetime":
@@ -481,11 +489,13 @@ def evaluate(node: Node, props: Mapping[str, Any]) -> Any:
         return _math({"floor": math.floor, "ceil": math.ceil, "round": _round}[fname], v)
     op = node[1]
     if op == "and":
-        return _logic_operand(evaluate(node[2], props), op) and _logic_operand(evaluate(node[3], props), op)
+        return (_logic_operand(evaluate(node[2], props, scopes), op)
+                and _logic_operand(evaluate(node[3], props, scopes), op))
     if op == "or":
-        return _logic_operand(evaluate(node[2], props), op) or _logic_operand(evaluate(node[3], props), op)
-    a = evaluate(node[2], props)
-    b = evaluate(node[3], props)
+        return (_logic_operand(evaluate(node[2], props, scopes), op)
+                or _logic_operand(evaluate(node[3], props, scopes), op))
+    a = evaluate(node[2], props, scopes)
+    b = evaluate(node[3], props, scopes)
     if op == "==":
         return _equal(a, b)
     if op == "!=":
@@ -504,14 +514,14 @@ class Expr:
     text: str
     tree: Node
 
-    def evaluate(self, props: Mapping[str, Any]) -> Any:
+    def evaluate(self, props: Mapping[str, Any], scopes: Mapping[str, Mapping[str, Any]] | None = None) -> Any:
         """Value of the expression for one event (may be ``UNDEFINED``); raises WhereError on type errors."""
-        return evaluate(self.tree, props)
+        return evaluate(self.tree, props, scopes)
 
-    def matches(self, props: Mapping[str, Any]) -> bool:
+    def matches(self, props: Mapping[str, Any], scopes: Mapping[str, Mapping[str, Any]] | None = None) -> bool:
         """True only when the expression evaluates to boolean true; evaluation errors do not match."""
         try:
-            return self.evaluate(props) is True
+            return self.evaluate(props, scopes) is True
         except WhereError:
             return False
 

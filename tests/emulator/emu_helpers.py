@@ -75,3 +75,14 @@ def raw_get(emu: Emulator, path: str, params: dict[str, object], gzip: bool = Fa
             break
         rest = rest[size + 2 :]
     return resp
+
+
+def dedup(rows: list[dict]) -> list[dict]:
+    """Export rows deduplicated on (event, distinct_id, time, $insert_id), keeping the latest-processed copy."""
+    kept: dict[tuple, dict] = {}
+    for r in rows:
+        p = r["properties"]
+        key = (r["event"], p["distinct_id"], p["time"], p["$insert_id"])
+        if key not in kept or p["mp_processing_time_ms"] > kept[key]["properties"]["mp_processing_time_ms"]:
+            kept[key] = r
+    return list(kept.values())

@@ -147,3 +147,21 @@ def test_cli_prints_credentials_and_serves(tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_records_dedup_keeps_the_latest_processed_copy_and_derived_builds_once() -> None:
+    ds = Dataset(7, TODAY, 6, 300)
+    raw = ds.export_records(ds.first_date, ds.last_date)
+    assert list(ds.records(ds.first_date, ds.last_date, dedup=False)) == raw
+    unique = list(ds.records(ds.first_date, ds.last_date))
+    latest: dict[tuple, dict] = {}
+    for r in raw:
+        p = r["properties"]
+        key = (r["event"], p["distinct_id"], p["time"], p["$insert_id"])
+        if key not in latest or p["mp_processing_time_ms"] > latest[key]["properties"]["mp_processing_time_ms"]:
+            latest[key] = r
+    assert len(raw) > len(unique) == len(latest)
+    assert sorted(map(repr, unique)) == sorted(map(repr, latest.values()))
+    calls: list[int] = []
+    first = ds.derived("k", lambda d: calls.append(1) or [d.n_users])
+    assert ds.derived("k", lambda d: calls.append(1) or []) is first and first == [300] and calls == [1]

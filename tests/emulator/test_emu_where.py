@@ -160,3 +160,14 @@ def test_string_literals_round_trip(s: str) -> None:
     assert expr.matches({"s": s})
     assert not expr.matches({"s": s + "x"})
     assert compile_where(f'{json.dumps(s)} in properties["s"]').matches({"s": "<" + s + ">"})
+
+
+def test_user_and_behaviors_read_the_given_scopes_and_are_undefined_otherwise() -> None:
+    profile = {"$email": "a@example.com", "plan": "pro"}
+    scopes = {"user": profile, "behaviors": {"buys": 2}}
+    expr = compile_where('user["plan"] == "pro" and behaviors["buys"] > 1 and properties["plan"] == "pro"')
+    assert expr.matches(profile, scopes)
+    assert not expr.matches(profile)
+    assert compile_where('user["$email"]').evaluate(PROPS) is UNDEFINED
+    assert compile_where('behaviors["buys"]').evaluate(PROPS, {"user": profile}) is UNDEFINED
+    assert compile_where('not defined(behaviors["other"])').matches({}, scopes)

@@ -1,10 +1,11 @@
-"""App API routes (``/api/app/...``): credential check ``/me``."""
+"""App API routes (``/api/app/...``): credential check ``/me``, and the project check the others share."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mpsql.emulator.proto import Request, Response, Route
+from mpsql.emulator import messages
+from mpsql.emulator.proto import HttpError, Request, Response, Route
 
 if TYPE_CHECKING:
     from mpsql.emulator.server import Emulator
@@ -27,6 +28,16 @@ def me(emu: Emulator, req: Request) -> Response:
                                                      "role": "admin"}},
     }
     return Response(json={"status": "ok", "results": results})
+
+
+def path_project(emu: Emulator, req: Request) -> int:
+    """The ``{project_id}`` path segment of an App API route: 404 unless a number, 403 unless this project."""
+    raw = req.path_params.get("project_id", "")
+    if not raw.isdigit():
+        raise HttpError(404, messages.NOT_FOUND)
+    if int(raw) != emu.credentials.project_id:
+        raise HttpError(403, messages.PROJECT_FORBIDDEN)
+    return int(raw)
 
 
 def routes() -> dict[str, Route]:
