@@ -1,0 +1,86 @@
+"""The local twins in sql/twins.sql equal the live reports (the emulator's computation) row for row."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from mpsql.emulator.saved_reports import FUNNELS
+from tests.conftest import TODAY
+
+FROM, TO = "2024-03-04", "2024-03-10"
+
+
+@pytest.fixture
+def events(con, emulator):
+    """The whole project exported once into a table (birth retention needs every user's first event)."""
+    first = emulator.dataset.first_date
+    con.execute(f"CREATE TABLE events AS SELECT * FROM mp_export('{first}', '{TODAY - dt.timedelta(days=1)}')")
+    return con
+
+
+def rows(con, sql: str) -> list[tuple]:
+    return con.execute(sql).fetchall()
+
+
+def close(a: list[tuple], b: list[tuple]) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        for u, v in zip(x, y, strict=True):
+            if isinstance(u, float) and isinstance(v, float):
+                if abs(u - v) > 1e-9 * max(1.0, abs(u)):
+                    return False
+            elif u != v:
+                return False
+    return True
+
+
+@pytest.mark.parametrize("kind", ["general", "unique", "average"])
+@pytest.mark.parametrize("unit", ["day", "week"])
+def test_segmentation_by_a_property_equals_the_live_report(events, kind, unit):
+    live = rows(events, f"SELECT * FROM mp_segmentation('Page View', '{FROM}', '{TO}', "
+                        f"by := 'properties[\"$browser\"]', type := '{kind}', unit := '{unit}') ORDER BY date, segment")
+    local = rows(events, f"SELECT * FROM mp_local_segmentation('events', 'Page View', '{FROM}', '{TO}', "
+                         f"by := '$browser', type := '{kind}', unit := '{unit}') ORDER BY date, segment")
+    assert len(live) >= 6 and close(live, local)
+
+
+def test_segmentation_by_a_list_and_a_sparse_property_with_top(events):
+    for by, top in (("tags", 60), ("rating", 3), ("referrer", 60)):
+        live = rows(events, f"SELECT * FROM mp_segmentation('View Item', '{FROM}', '{TO}', "
+                            f"by := 'properties[\"{by}\"]', top := {top}) ORDER BY date, segment")
+        local = rows(events, f"SELECT * FROM mp_local_segmentation('events', 'View Item', '{FROM}', '{TO}', "
+                             f"by := '{by}', top := {top}) ORDER BY date, segment")
+        assert live and close(live, local), by
+
+
+def test_unsegmented_segmentation_equals_the_live_report(events):
+    live = rows(events, f"SELECT * FROM mp_segmentation('Purchase', '{FROM}', '{TO}') ORDER BY date")
+    local = rows(events, f"SELECT * FROM mp_local_segmentation('events', 'Purchase', '{FROM}', '{TO}') ORDER BY date")
+    assert len(live) == 7 and close(live, local)
+
+
+@pytest.mark.parametrize("funnel_id", [7001, 7002])
+def test_funnel_equals_the_live_report(events, funnel_id):
+    saved = FUNNELS[funnel_id]
+    steps = [s.event for s in saved.steps]
+    window = saved.length * {"day": 86400, "hour": 3600}[saved.length_unit]
+    live = rows(events, f"SELECT * FROM mp_funnel({funnel_id}, '{FROM}', '{TO}') ORDER BY date, step")
+    local = rows(events, f"SELECT * FROM mp_local_funnel('events', {steps}, '{FROM}', '{TO}', "
+                         f"window_seconds := {window}) ORDER BY date, step")
+    assert len(live) == 7 * len(steps) and close(live, local)
+
+
+@pytest.mark.parametrize(("unit", "interval", "count"), [("day", 1, 7), ("day", 3, 4), ("week", 1, 3)])
+def test_birth_retention_equals_the_live_report(events, unit, interval, count):
+    spec = f"unit := '{unit}', interval_count := {count}" + (f", interval := {interval}" if interval != 1 else "")
+    if unit == "day" and interval != 1:
+        spec = f"interval := {interval}, interval_count := {count}"
+    live = rows(events, f"SELECT * FROM mp_retention('Sign Up', '{FROM}', '2024-03-25', event := 'Purchase', "
+                        f"{spec}) ORDER BY cohort_date, period")
+    local = rows(events, f"SELECT * FROM mp_local_retention('events', 'Sign Up', '{FROM}', '2024-03-25', "
+                         f"returning_event := 'Purchase', unit := '{unit}', \"interval\" := {interval}, "
+                         f"interval_count := {count}, today := DATE '{TODAY}') ORDER BY cohort_date, period")
+    assert live and close(live, local)
