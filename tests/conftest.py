@@ -77,3 +77,38 @@ def con(account, notices):
     context_of(connection).today = lambda: TODAY
     yield connection
     connection.close()
+
+
+OPENAPI = os.path.join(os.path.dirname(__file__), "fixtures", "openapi")
+
+
+def openapi_example(spec: str, method: str, path: str) -> object:
+    """The body of Mixpanel's documented response example for ``method path`` (tests/fixtures/openapi)."""
+    import json
+
+    with open(os.path.join(OPENAPI, "index.json"), encoding="utf-8") as f:
+        index = json.load(f)["examples"]
+    row = next(r for r in index if (r["spec"], r["method"], r["path"]) == (spec, method, path))
+    with open(os.path.join(OPENAPI, row["file"]), encoding="utf-8") as f:
+        return json.load(f)["body"]
+
+
+@pytest.fixture
+def serve_example(emulator):
+    """``serve_example(spec, method, path, family='query', at=None)`` makes the emulator answer ``path`` with
+    Mixpanel's documented example, as-is; the emulator's own routes come back after the test."""
+    from mpsql.emulator.proto import Response, Route
+
+    saved = dict(emulator.routes)
+
+    def serve(spec: str, method: str, path: str, family: str = "query", at: str | None = None) -> object:
+        body = openapi_example(spec, method, path)
+        route = Route(lambda emu, req: Response(json=body), family, ("GET", "POST"))
+        targets = [at] if at else [f"/api/query{path}", f"/api/2.0{path}"]
+        for target in targets:
+            emulator.add_route(target, route)
+        return body
+
+    yield serve
+    emulator.routes.clear()
+    emulator.routes.update(saved)

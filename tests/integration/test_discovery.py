@@ -1,0 +1,116 @@
+"""Discovery functions through the real HTTP path, checked against the project's own exported events."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from mpsql.emulator import catalog
+from mpsql.emulator.saved_reports import FUNNELS
+from tests.conftest import TODAY
+
+# Mixpanel's discovery endpoints look at the last 31 days (FACTS.md §5.9).
+LAST31 = f"'{TODAY - dt.timedelta(days=31)}', '{TODAY - dt.timedelta(days=1)}'"
+STORAGE = ("time", "distinct_id", "$insert_id", "mp_processing_time_ms")
+
+
+@pytest.fixture
+def recent(con):
+    con.execute(f"CREATE TABLE recent AS SELECT * FROM mp_export({LAST31})")
+    return con
+
+
+def test_mp_events_lists_exactly_the_event_names_seen_sorted(recent):
+    names = [r[0] for r in recent.execute("SELECT event FROM mp_events()").fetchall()]
+    assert names == [r[0] for r in recent.execute("SELECT DISTINCT event FROM recent ORDER BY 1").fetchall()]
+
+
+def test_mp_top_events_are_the_last_days_counts_with_the_change(con, emulator):
+    last = TODAY - dt.timedelta(days=1)
+    counts = dict(con.execute(f"SELECT event, count(*) FROM mp_export('{last}', '{last}') GROUP BY ALL").fetchall())
+    before = dict(con.execute(f"SELECT event, count(*) FROM mp_export('{last - dt.timedelta(days=1)}', "
+                              f"'{last - dt.timedelta(days=1)}') GROUP BY ALL").fetchall())
+    rows = con.execute("SELECT event, count, percent_change FROM mp_top_events()").fetchall()
+    assert {e: n for e, n, _ in rows} == counts
+    assert [n for _, n, _ in rows] == sorted(counts.values(), reverse=True)
+    for event, n, change in rows:
+        assert change == pytest.approx((n - before[event]) / before[event])
+    assert [r[0] for r in con.execute("SELECT event FROM mp_top_events(top := 2)").fetchall()] == \
+        [e for e, _, _ in rows[:2]]
+
+
+def test_mp_properties_counts_how_many_events_carry_each_property(recent):
+    got = recent.execute("SELECT property, count FROM mp_properties(event := 'Purchase') ORDER BY 1").fetchall()
+    keys = ", ".join(f"'{k}'" for k in STORAGE)
+    expected = recent.execute(
+        "SELECT k, count(*) FROM (SELECT unnest(json_keys(properties)) AS k FROM recent WHERE event = 'Purchase') "
+        f"WHERE k NOT IN ({keys}) GROUP BY k ORDER BY k").fetchall()
+    assert got == expected and len(got) > 10
+
+
+@pytest.mark.parametrize(("prop", "event"), [("$browser", "Page View"), ("category", "View Item"),
+                                              ("mp_country_code", None), ("quantity", "Add to Cart")])
+def test_mp_property_values_are_exactly_the_distinct_values_present(recent, prop, event):
+    on = f", event := '{event}'" if event else ""
+    got = {r[0] for r in recent.execute(f"SELECT value FROM mp_property_values('{prop}'{on})").fetchall()}
+    where = f"AND event = '{event}'" if event else ""
+    expected = {r[0] for r in recent.execute(
+        f"SELECT DISTINCT mp_prop(properties, '{prop}') FROM recent WHERE mp_prop(properties, '{prop}') IS NOT NULL "
+        f"{where}").fetchall()}
+    assert got == expected and got
+
+
+def test_mp_property_values_honours_top(con):
+    assert len(con.execute("SELECT * FROM mp_property_values('$city', top := 3)").fetchall()) == 3
+
+
+def test_mp_funnels_lists_the_saved_funnels(con):
+    assert con.execute("SELECT funnel_id, name FROM mp_funnels() ORDER BY 1").fetchall() == \
+        sorted((f.funnel_id, f.name) for f in FUNNELS.values())
+
+
+def test_mp_cohorts_lists_the_saved_cohorts_with_their_sizes(con, emulator):
+    expected = sorted(catalog.cohorts_list(emulator.dataset, emulator.credentials.project_id), key=lambda c: c["id"])
+    rows = con.execute("SELECT id, name, count, description, created, is_visible, project_id FROM mp_cohorts() "
+                       "ORDER BY id").fetchall()
+    assert [(r[0], r[1], r[2], r[3], str(r[4]), r[5], r[6]) for r in rows] == [
+        (c["id"], c["name"], c["count"], c["description"], c["created"], bool(c["is_visible"]), c["project_id"])
+        for c in expected]
+
+
+def test_mp_lexicon_returns_every_schema_and_filters_by_entity_type(con):
+    entries = catalog.schema_entries()
+    rows = con.execute("SELECT entity_type, name, description, properties, schema FROM mp_lexicon() ORDER BY 1, 2"
+                       ).fetchall()
+    assert [(r[0], r[1]) for r in rows] == sorted((e["entityType"], e["name"]) for e in entries)
+    by_name = {(e["entityType"], e["name"]): e["schemaJson"] for e in entries}
+    for entity, name, description, _props, _schema in rows:
+        assert description == by_name[(entity, name)].get("description")
+    events = con.execute("SELECT DISTINCT entity_type FROM mp_lexicon(entity_type := 'event')").fetchall()
+    assert events == [("event",)]
+    price = con.execute("SELECT properties->'$.price'->>'$.type' FROM mp_lexicon(entity_type := 'event') "
+                        "WHERE name = 'View Item'").fetchall()
+    assert price == [("number",)]
+
+
+def test_mp_annotations_returns_those_in_the_inclusive_range(con, emulator):
+    notes = catalog.annotations(emulator.dataset)
+    days = sorted(n["date"][:10] for n in notes)
+    lo, hi = days[1], days[-2]
+    rows = con.execute(f"SELECT id, date, description, tags FROM mp_annotations('{lo}', '{hi}') ORDER BY date"
+                       ).fetchall()
+    expected = sorted((n for n in notes if lo <= n["date"][:10] <= hi), key=lambda n: n["date"])
+    assert [(r[0], str(r[1]), r[2], r[3]) for r in rows] == [
+        (n["id"], n["date"], n["description"], [t["name"] for t in n["tags"]]) for n in expected]
+    assert len(rows) == len(notes) - 2
+
+
+def test_bad_discovery_arguments_fail_before_any_request(con, emulator):
+    for sql, argument in (("mp_properties()", "event"), ("mp_top_events(type := 'weekly')", "type"),
+                          ("mp_lexicon(entity_type := 'cohort')", "entity_type"),
+                          ("mp_annotations('2024-03-10', '2024-03-01')", "from_date"),
+                          ("mp_property_values('')", "property")):
+        with pytest.raises(Exception, match=argument):
+            con.execute(f"SELECT * FROM {sql}").fetchall()
+    assert emulator.requests == []

@@ -1,0 +1,118 @@
+"""mp_profiles through the real HTTP path: every page, exactly the matching profiles, values as the project has them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+import mpsql
+from mpsql.api.ratelimit import RateLimits
+from mpsql.config import Account, Secret
+from mpsql.emulator import Emulator, catalog
+from mpsql.emulator import RateLimits as ServerLimits
+from mpsql.emulator.profiles import profiles_for
+from tests.conftest import FAST_RETRY, TODAY
+
+
+def engage_pages(emulator) -> list[dict]:
+    return [r.params for r in emulator.requests if r.path.endswith("/engage")]
+
+
+def test_every_profile_once_with_its_properties_and_last_seen(con, emulator):
+    truth = profiles_for(emulator.dataset)
+    rows = con.execute("SELECT distinct_id, last_seen, properties FROM mp_profiles()").fetchall()
+    assert len(rows) == len(truth) == len({r[0] for r in rows})
+    for distinct_id, last_seen, props in rows[:50] + rows[-50:]:
+        assert json.loads(props) == truth[distinct_id]
+        expected = dt.datetime.fromisoformat(truth[distinct_id]["$last_seen"]).replace(tzinfo=dt.UTC)
+        assert last_seen == expected
+
+
+@pytest.mark.parametrize(("expression", "predicate"), [
+    ('properties["plan"] == "pro"', lambda p: p.get("plan") == "pro"),
+    ('properties["purchases"] > 2 and properties["$city"] == "Berlin"',
+     lambda p: p.get("purchases", 0) > 2 and p.get("$city") == "Berlin"),
+    ('defined(properties["company"])', lambda p: "company" in p),
+])
+def test_filter_returns_exactly_the_matching_users(con, emulator, expression, predicate):
+    truth = profiles_for(emulator.dataset)
+    expected = sorted(d for d, p in truth.items() if predicate(p))
+    got = [r[0] for r in con.execute("SELECT distinct_id FROM mp_profiles(filter := ?) ORDER BY 1",
+                                     [expression]).fetchall()]
+    assert got == expected and got
+
+
+def test_an_empty_result_is_one_request_and_no_rows(con, emulator):
+    assert con.execute("SELECT * FROM mp_profiles(filter := 'properties[\"plan\"] == \"none\"')").fetchall() == []
+    assert len(engage_pages(emulator)) == 1
+
+
+def test_cohort_members(con, emulator):
+    members = sorted(catalog.cohort_members(emulator.dataset, 1003))
+    got = [r[0] for r in con.execute("SELECT distinct_id FROM mp_profiles(cohort := 1003) ORDER BY 1").fetchall()]
+    assert got == members and got
+    assert json.loads(engage_pages(emulator)[0]["filter_by_cohort"]) == {"id": 1003}
+
+
+def test_output_properties_restrict_what_comes_back(con, emulator):
+    rows = con.execute("SELECT properties FROM mp_profiles(properties := ['$email', 'plan'])").fetchall()
+    assert rows and all(set(json.loads(r[0])) <= {"$email", "plan"} for r in rows)
+    assert json.loads(engage_pages(emulator)[0]["output_properties"]) == ["$email", "plan"]
+
+
+def test_distinct_ids_are_deduplicated_in_order(con, emulator):
+    rows = con.execute("SELECT distinct_id FROM mp_profiles(distinct_ids := ['u_00003', 'u_00001', 'u_00003'])"
+                       ).fetchall()
+    assert sorted(r[0] for r in rows) == ["u_00001", "u_00003"]
+    assert json.loads(engage_pages(emulator)[0]["distinct_ids"]) == ["u_00003", "u_00001"]
+
+
+def test_group_profiles(con, emulator):
+    from mpsql.emulator.profiles import COMPANY_GROUP_ID, group_profiles_for
+
+    truth = group_profiles_for(emulator.dataset, COMPANY_GROUP_ID)
+    rows = con.execute(f"SELECT distinct_id, properties FROM mp_profiles(group_id := '{COMPANY_GROUP_ID}')"
+                       ).fetchall()
+    assert {r[0]: json.loads(r[1]) for r in rows} == truth
+
+
+@pytest.fixture(scope="module")
+def big():
+    """A project with 5,500 profiles: five full pages and a short sixth."""
+    emu = Emulator(seed=11, today=TODAY, days=8, users=5500, rate_limits=ServerLimits.unlimited())
+    with emu:
+        yield emu
+
+
+def test_many_pages_end_with_a_short_page_and_each_page_is_one_logged_request(big):
+    from mpsql.api.client import REQUEST_LOG
+
+    creds = big.credentials
+    account = Account("big", creds.username, Secret(creds.secret), creds.project_id, "us", big.url)
+    progress = []
+    con = mpsql.connect(account=account, rate_limits=RateLimits.unlimited(), retry=FAST_RETRY,
+                        on_progress=lambda p: progress.append((p.windows_done, p.windows_total, p.rows)))
+    REQUEST_LOG.clear()
+    try:
+        truth = profiles_for(big.dataset)
+        assert len(truth) > 5000 and len(truth) % 1000
+        ids = [r[0] for r in con.execute("SELECT distinct_id FROM mp_profiles()").fetchall()]
+        assert sorted(ids) == sorted(truth)
+        pages = [r.params for r in big.requests if r.path.endswith("/engage")]
+        assert [p.get("page", "0") for p in pages] == [str(i) for i in range(len(truth) // 1000 + 1)]
+        assert len({p.get("session_id") for p in pages[1:]}) == 1
+        log = con.execute("SELECT rows FROM mp_requests() WHERE endpoint = '/engage'").fetchall()
+        assert [r[0] for r in log] == [1000] * (len(truth) // 1000) + [len(truth) % 1000]
+        assert progress[-1] == (len(pages), len(pages), len(truth))
+    finally:
+        con.close()
+
+
+def test_an_exact_multiple_of_the_page_size_ends_with_an_empty_page(con, emulator):
+    truth = profiles_for(emulator.dataset)
+    assert len(truth) == 2000
+    n = con.execute("SELECT count(*) FROM mp_profiles()").fetchall()[0][0]
+    assert n == len(truth)
+    assert [p.get("page", "0") for p in engage_pages(emulator)] == ["0", "1", "2"]  # page 2 came back empty
