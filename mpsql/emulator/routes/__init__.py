@@ -8,11 +8,11 @@ and list the module in ``_MODULES`` below. ``Emulator.add_route`` extends one ru
 from __future__ import annotations
 
 from mpsql.emulator.proto import Route
-from mpsql.emulator.routes import annotation, app, control, discovery, engage, export, lexicon
+from mpsql.emulator.routes import annotation, app, control, discovery, engage, export, lexicon, reports
 
 __all__ = ["default_routes"]
 
-_MODULES = (export, app, control, engage, discovery, lexicon, annotation)
+_MODULES = (export, app, control, engage, discovery, lexicon, annotation, reports)
 
 
 def default_routes() -> dict[str, Route]:
