@@ -8,7 +8,19 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from mpsql.functions import discovery, export, ops, profiles
+from mpsql.functions import (
+    activity,
+    discovery,
+    export,
+    funnels,
+    insights,
+    jql,
+    ops,
+    profiles,
+    query,
+    retention,
+    segmentation,
+)
 from mpsql.functions._context import Context
 from mpsql.functions._duckdb import TableSource, install_table_function
 from mpsql.functions._spec import TableFunction
@@ -17,6 +29,13 @@ TABLE_FUNCTIONS: tuple[TableFunction, ...] = (
     export.FUNCTION,
     profiles.FUNCTION,
     *discovery.FUNCTIONS,
+    *segmentation.FUNCTIONS,
+    funnels.FUNCTION,
+    *retention.FUNCTIONS,
+    activity.FUNCTION,
+    *insights.FUNCTIONS,
+    jql.FUNCTION,
+    query.FUNCTION,
     *ops.FUNCTIONS,
 )
 

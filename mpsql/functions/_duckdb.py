@@ -107,7 +107,9 @@ def install_table_function(con: duckdb.DuckDBPyConnection, *, name: str, source:
     """
     con._register_arrow_source(source_name(name), source)
     params = [*positional, *(f"{arg} := {default}" for arg, default in named.items())]
-    packed = ", ".join(f"'{arg}': {arg}" for arg in [*positional, *named])
+    # Parameter references are quoted: ``by`` (Mixpanel's ``on``) is a keyword DuckDB accepts as a parameter
+    # name and at the call site, but not as a bare reference in the macro body.
+    packed = ", ".join(f"'{arg}': \"{arg}\"" for arg in [*positional, *named])
     columns = ", ".join(f's."{field.name}"' for field in source.schema)
     con.execute(
         f"CREATE OR REPLACE TEMP MACRO {name}({', '.join(params)}) AS TABLE "
