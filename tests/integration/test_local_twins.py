@@ -6,18 +6,27 @@ import datetime as dt
 
 import pytest
 
+import mpsql
+from mpsql.api.ratelimit import RateLimits
+from mpsql.config import Account, Secret
+from mpsql.connection import context_of
 from mpsql.emulator.saved_reports import FUNNELS
-from tests.conftest import TODAY
+from tests.conftest import FAST_RETRY, TODAY
 
 FROM, TO = "2024-03-04", "2024-03-10"
 
 
-@pytest.fixture
-def events(con, emulator):
+@pytest.fixture(scope="module")
+def events(emulator_session):
     """The whole project exported once into a table (birth retention needs every user's first event)."""
-    first = emulator.dataset.first_date
+    creds = emulator_session.credentials
+    account = Account("twins", creds.username, Secret(creds.secret), creds.project_id, "us", emulator_session.url)
+    con = mpsql.connect(account=account, rate_limits=RateLimits.unlimited(), retry=FAST_RETRY)
+    context_of(con).today = lambda: TODAY
+    first = emulator_session.dataset.first_date
     con.execute(f"CREATE TABLE events AS SELECT * FROM mp_export('{first}', '{TODAY - dt.timedelta(days=1)}')")
-    return con
+    yield con
+    con.close()
 
 
 def rows(con, sql: str) -> list[tuple]:
