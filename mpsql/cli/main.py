@@ -1,4 +1,5 @@
-"""``mpsql``: run SQL with the mp_* functions from -c, -f or stdin; ``mpsql auth ...``; ``mpsql emulator ...``.
+"""``mpsql``: run SQL with the mp_* functions from -c, -f or stdin, or interactively (the REPL, when stdin is a
+terminal and no SQL is given); ``mpsql auth ...``; ``mpsql emulator ...``.
 
 Results go to stdout, messages to stderr. Every statement is executed exactly once and its result fetched
 once (a DuckDB relation read twice would download twice).
@@ -10,12 +11,18 @@ credentials; 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
-import time
+import threading
 from collections.abc import Iterator, Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from mpsql.cli.render import ProgressLine
+    from mpsql.config import Account
+    from mpsql.functions._context import Progress
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -69,9 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
     if not scripts:
         if sys.stdin.isatty():
-            print("mpsql: the interactive shell is not available yet; pass SQL with -c, -f or on stdin, "
-                  "e.g. mpsql --demo -c \"SELECT * FROM mp_functions()\"", file=sys.stderr)
-            return EXIT_USAGE
+            from mpsql.repl import run_repl
+
+            return run_repl(args)
         scripts.append(sys.stdin.read())
     return run_scripts(args, scripts, sys.stdout, sys.stderr)
 
@@ -80,13 +87,12 @@ def run_scripts(args: argparse.Namespace, scripts: list[str], out: TextIO, err: 
     """Open the database, then run each script's statements in order, stopping at the first failure."""
     import duckdb
 
-    import mpsql
+    from mpsql.cli.render import ProgressLine
     from mpsql.errors import ConfigError, MpsqlError
 
-    progress = _ProgressLine(err) if err.isatty() else None
+    cancel = Cancellation(ProgressLine(err) if err.isatty() else None)
     try:
-        con = mpsql.connect(args.database, account=args.account, demo=args.demo,
-                            on_progress=progress.update if progress else None)
+        con = open_connection(args.database, account=args.account, demo=args.demo, cancel=cancel)
     except ConfigError as exc:
         print(f"mpsql: {exc}", file=err)
         return EXIT_CONFIG
@@ -98,7 +104,8 @@ def run_scripts(args: argparse.Namespace, scripts: list[str], out: TextIO, err: 
     try:
         for script in scripts:
             for statement in con.extract_statements(script):
-                code = _run_one(con, statement, args, out, err, progress)
+                code = run_statement(con, statement, fmt=args.format, max_rows=args.max_rows, out=out, err=err,
+                                     debug=args.debug, cancel=cancel)
                 if code != EXIT_OK:
                     return code
     except duckdb.Error as exc:  # a script that does not parse
@@ -109,67 +116,142 @@ def run_scripts(args: argparse.Namespace, scripts: list[str], out: TextIO, err: 
     return EXIT_OK
 
 
-def _run_one(con, statement, args: argparse.Namespace, out: TextIO, err: TextIO,
-             progress: _ProgressLine | None) -> int:
+class Cancellation:
+    """Ctrl-C for the statements of one connection, and the progress line they draw.
+
+    DuckDB's interrupt alone does not stop a scan of a Python source before the source ends: every remaining
+    export window would still be downloaded. So Ctrl-C also sets ``requested``, which ``on_progress`` (called
+    by the mp_* sources from whichever thread runs them) turns into KeyboardInterrupt inside the source: its
+    cleanup stops the HTTP transfer and the statement fails at once.
+    """
+
+    def __init__(self, progress: ProgressLine | None = None) -> None:
+        self.progress = progress
+        self.requested = threading.Event()
+
+    def on_progress(self, p: Progress) -> None:
+        """The connection's ``on_progress``: draws the line, or stops the calling source once Ctrl-C was pressed."""
+        if self.requested.is_set():
+            raise KeyboardInterrupt
+        if self.progress is not None:
+            self.progress.update(p)
+
+
+def open_connection(database: str, *, account: str | Account | None, demo: bool,
+                    cancel: Cancellation) -> duckdb.DuckDBPyConnection:
+    """``mpsql.connect`` wired to ``cancel`` (progress, notices, Ctrl-C), as the CLI and the REPL use it."""
+    import mpsql
+
+    progress = cancel.progress
+    con = mpsql.connect(database, account=account, demo=demo, on_progress=cancel.on_progress,
+                        notice=progress.notice if progress else None)
+    if progress is not None:  # DuckDB's own bar would draw over the progress line
+        con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def run_statement(con: duckdb.DuckDBPyConnection, statement: Any, *, fmt: str, max_rows: int, out: TextIO,
+                  err: TextIO, debug: bool = False, cancel: Cancellation | None = None,
+                  width: int | None = None) -> int:
+    """Execute one statement, fetch its result once and write it to ``out`` in ``fmt``; returns an exit code.
+
+    Ctrl-C interrupts DuckDB and, through ``cancel``, the mp_* sources (and so their HTTP transfers), and
+    returns ``EXIT_INTERRUPTED``; a failure is one ``Error: ...`` block on ``err`` (a traceback only with
+    ``debug``). Shared by ``mpsql -c/-f`` and the REPL.
+
+    On the main thread the statement runs on a helper thread: Python runs signal handlers only on the main
+    thread and only between bytecodes, so a main thread blocked inside DuckDB would see Ctrl-C late.
+    """
+    cancel = cancel or Cancellation()
+    cancel.requested.clear()
+    if not _is_main_thread():
+        return _execute(con, statement, fmt, max_rows, out, err, debug, cancel, width)
+
+    def interrupt(signum: int, frame: Any) -> None:  # the statement stops where it next looks
+        cancel.requested.set()
+        con.interrupt()
+
+    codes: list[int] = []
+    worker = threading.Thread(target=lambda: codes.append(_execute(con, statement, fmt, max_rows, out, err, debug,
+                                                                   cancel, width)),
+                              name="mpsql-statement", daemon=True)
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.05)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return codes[0] if codes else EXIT_FAILED
+
+
+def _execute(con: duckdb.DuckDBPyConnection, statement: Any, fmt: str, max_rows: int, out: TextIO, err: TextIO,
+             debug: bool, cancel: Cancellation, width: int | None) -> int:
     import duckdb
 
     from mpsql.cli.render import write_result
     from mpsql.connection import context_of
-    from mpsql.errors import ConfigError
 
+    progress = cancel.progress
     ctx = context_of(con)
     if ctx is not None:
         ctx.last_error = None
-    previous = signal.getsignal(signal.SIGINT)
-
-    def interrupt(signum, frame):  # stop DuckDB (and with it the HTTP transfer), then raise in Python
-        con.interrupt()
-        raise KeyboardInterrupt
-
-    in_main_thread = _is_main_thread()
-    if in_main_thread:
-        signal.signal(signal.SIGINT, interrupt)
     try:
         cursor = con.execute(statement)
         if cursor.description is None:
             return EXIT_OK
         columns = [d[0] for d in cursor.description]
         types = [str(d[1]) for d in cursor.description]
-        write_result(out, args.format, columns, types, _chunks(cursor), max_rows=args.max_rows)
+        if progress is not None and fmt not in ("table", "markdown"):  # these write while fetching
+            progress.hold()
+        write_result(out, fmt, columns, types, _chunks(cursor, cancel), max_rows=max_rows, width=width)
         out.flush()
         return EXIT_OK
     except KeyboardInterrupt:
+        if progress is not None:
+            progress.clear()
         print("\nmpsql: interrupted", file=err)
         return EXIT_INTERRUPTED
     except duckdb.Error as exc:
-        cause = ctx.last_error if ctx is not None else None
-        if isinstance(cause, KeyboardInterrupt) or "Query interrupted" in str(exc):
-            print("\nmpsql: interrupted", file=err)
-            return EXIT_INTERRUPTED
-        print(f"Error: {_message(exc, cause)}", file=err)
-        if args.debug:
-            import traceback
-
-            traceback.print_exception(cause or exc, file=err)
-        return EXIT_CONFIG if isinstance(cause, ConfigError) else EXIT_FAILED
+        if progress is not None:
+            progress.clear()
+        return report_failure(con, exc, err, debug)
     finally:
         if progress is not None:
             progress.clear()
-        if in_main_thread:
-            signal.signal(signal.SIGINT, previous)
 
 
-def _message(exc: BaseException, cause: BaseException | None) -> str:
-    """mpsql's own error when a source raised one; DuckDB's message otherwise, without Python tracebacks."""
+def report_failure(con: duckdb.DuckDBPyConnection, exc: BaseException, err: TextIO, debug: bool = False) -> int:
+    """Write a failed statement's error as one block on ``err``; returns the exit code it means.
+
+    mpsql's own error (kept in the connection's ``last_error`` because DuckDB re-raises it with its type lost)
+    when a source raised one; DuckDB's message otherwise, without Python's traceback text.
+    """
+    import duckdb
+
+    from mpsql.connection import context_of
+    from mpsql.errors import ConfigError
     from mpsql.functions._duckdb import unwrap
 
-    if cause is not None:
-        return f"{type(cause).__name__}: {cause}"
-    return unwrap(exc)
+    ctx = context_of(con)
+    cause = ctx.last_error if ctx is not None else None
+    if (isinstance(cause, KeyboardInterrupt) or isinstance(exc, duckdb.InterruptException)
+            or "Query interrupted" in str(exc)):
+        print("\nmpsql: interrupted", file=err)
+        return EXIT_INTERRUPTED
+    message = f"{type(cause).__name__}: {cause}" if cause is not None else unwrap(exc)
+    print(f"Error: {message}", file=err)
+    if debug:
+        import traceback
+
+        traceback.print_exception(cause or exc, file=err)
+    return EXIT_CONFIG if isinstance(cause, ConfigError) else EXIT_FAILED
 
 
-def _chunks(cursor) -> Iterator[list[tuple]]:
+def _chunks(cursor: duckdb.DuckDBPyConnection, cancel: Cancellation) -> Iterator[list[tuple]]:
     while True:
+        if cancel.requested.is_set():
+            raise KeyboardInterrupt
         rows = cursor.fetchmany(FETCH_CHUNK)
         if not rows:
             return
@@ -177,42 +259,7 @@ def _chunks(cursor) -> Iterator[list[tuple]]:
 
 
 def _is_main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()
-
-
-class _ProgressLine:
-    """One self-overwriting line on stderr: rows, bytes and windows of a long export."""
-
-    def __init__(self, err: TextIO) -> None:
-        self._err = err
-        self._last = 0.0
-        self._shown = False
-
-    def update(self, p) -> None:
-        now = time.monotonic()
-        if now - self._last < 0.1:
-            return
-        self._last = now
-        text = (f"{p.function}: {p.rows:,} rows, {p.bytes / 1e6:,.1f} MB, "
-                f"{p.windows_done}/{p.windows_total} windows")
-        self._err.write("\r" + text[: _width() - 1] + "\x1b[K")
-        self._err.flush()
-        self._shown = True
-
-    def clear(self) -> None:
-        if self._shown:
-            self._err.write("\r\x1b[K")
-            self._err.flush()
-            self._shown = False
-
-
-def _width() -> int:
-    try:
-        return os.get_terminal_size(2).columns
-    except OSError:
-        return 80
 
 
 if __name__ == "__main__":

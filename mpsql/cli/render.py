@@ -1,7 +1,9 @@
-"""Writing one query result to a stream as a table, CSV, JSON, JSON lines or Markdown.
+"""Writing one query result to a stream as a table, CSV, JSON, JSON lines, Markdown or one value per line;
+and the progress line long statements draw on the terminal.
 
 Rows arrive in chunks from a result that is fetched exactly once; streaming formats write as they go, the
-table formats keep the head and tail of long results and say how many rows there were.
+table formats keep the head and tail of long results and say how many rows there were. The table fits the
+terminal: wide values are cut with "…", and when even that is too wide the middle columns are left out.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ import csv
 import datetime as dt
 import decimal
 import json
+import os
 import shutil
+import threading
+import time
+import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
-FORMATS = ("table", "csv", "json", "jsonl", "markdown")
+FORMATS = ("table", "csv", "json", "jsonl", "markdown", "line")
 
 _NUMERIC = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
             "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL"}
@@ -53,8 +59,12 @@ def _jsonable(value: Any, sql_type: str) -> Any:
 
 
 def write_result(out: TextIO, fmt: str, columns: Sequence[str], types: Sequence[str],
-                 chunks: Iterable[Sequence[tuple]], max_rows: int = 40) -> int:
-    """Write every row of ``chunks`` in ``fmt``; returns the number of rows."""
+                 chunks: Iterable[Sequence[tuple]], max_rows: int = 40, width: int | None = None) -> int:
+    """Write every row of ``chunks`` in ``fmt``; returns the number of rows.
+
+    ``max_rows`` bounds the rows the table and markdown formats show; ``width`` is the table's width in
+    terminal cells (default: the terminal's).
+    """
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
@@ -79,6 +89,8 @@ def write_result(out: TextIO, fmt: str, columns: Sequence[str], types: Sequence[
         if fmt == "json":
             out.write("\n]\n" if n else "]\n")
         return n
+    if fmt == "line":
+        return _lines(out, columns, chunks)
     head: list[tuple] = []
     tail: list[tuple] = []
     n = 0
@@ -97,7 +109,22 @@ def write_result(out: TextIO, fmt: str, columns: Sequence[str], types: Sequence[
         if n > keep:
             out.write(f"\n({n} rows, {n - len(head) - len(tail)} not shown)\n")
         return n
-    _box(out, columns, types, head, tail, n)
+    if width is None:
+        width = shutil.get_terminal_size((120, 24)).columns
+    _box(out, columns, types, head, tail, n, width)
+    return n
+
+
+def _lines(out: TextIO, columns: Sequence[str], chunks: Iterable[Sequence[tuple]]) -> int:
+    """DuckDB's ``line`` mode: one ``name = value`` line per column, a blank line between rows."""
+    pad = max((cell_width(c) for c in columns), default=0)
+    n = 0
+    for chunk in chunks:
+        for row in chunk:
+            out.write("\n" if n else "")
+            for c, v in zip(columns, row, strict=True):
+                out.write(" " * (pad - cell_width(c)) + f"{c} = {_text(v)}\n")
+            n += 1
     return n
 
 
@@ -111,46 +138,177 @@ def _markdown(out: TextIO, columns: Sequence[str], rows: Sequence[tuple]) -> Non
         out.write("| " + " | ".join(cell(v) for v in row) + " |\n")
 
 
+MAX_CELL = 60  # no column grows wider than this, as in DuckDB's duckbox
+MIN_CELL = 8  # columns are cut down to this before any is left out
+
+
 def _box(out: TextIO, columns: Sequence[str], types: Sequence[str], head: list[tuple], tail: list[tuple],
-         n: int) -> None:
-    """DuckDB-style box: names and types on top, head and tail of long results, row count below."""
-    width = shutil.get_terminal_size((120, 24)).columns
-    cap = max(12, min(60, (width - 4) // max(1, len(columns)) - 3))
-    body = [[_cut(_text(v), cap) for v in row] for row in head]
-    rest = [[_cut(_text(v), cap) for v in row] for row in tail]
-    widths = [max(len(c), len(t), *(len(r[i]) for r in body + rest)) if body or rest else max(len(c), len(t))
-              for i, (c, t) in enumerate(zip(columns, types, strict=True))]
-    widths = [min(w, cap) for w in widths]
+         n: int, width: int) -> None:
+    """DuckDB-style box: names and types on top, head and tail of long results, row and column counts below."""
+    shown = [[_clean(_text(v)) for v in row] for row in head + tail]
+    natural = [min(MAX_CELL, max(cell_width(c), cell_width(t), *(cell_width(r[i]) for r in shown)))
+               for i, (c, t) in enumerate(zip(columns, types, strict=True))]
+    keep, widths = _fit(natural, width)
+    hidden = n - len(head) - len(tail)
+    rows_label = f"{n} row{'s' if n != 1 else ''}" + (f" ({len(head) + len(tail)} shown)" if hidden > 0 else "")
+    columns_label = f"{len(columns)} columns ({len(keep) - 1} shown)" if None in keep else ""
+    footer = cell_width(rows_label) + (cell_width(columns_label) + 1 if columns_label else 0)
+    # The last column widens so the footer fits, as far as the terminal allows.
+    widths[-1] += max(0, min(footer - (sum(widths) + 3 * len(widths) - 3), width - (sum(widths) + 3 * len(widths) + 1)))
+
+    def pick(cells: Sequence[str]) -> list[str]:
+        return ["…" if i is None else cells[i] for i in keep]
+
+    numeric = [i is not None and types[i].split("(")[0] in _NUMERIC for i in keep]
 
     def line(left: str, mid: str, right: str) -> str:
         return left + mid.join("─" * (w + 2) for w in widths) + right + "\n"
 
-    right = [t.split("(")[0] in _NUMERIC for t in types]
-
     def row_text(cells: Sequence[str], align: bool = True) -> str:
-        return "│" + "│".join(f" {_cut(c, w):>{w}} " if align and r else f" {_cut(c, w):<{w}} "
-                              for c, w, r in zip(cells, widths, right, strict=True)) + "│\n"
+        parts = []
+        for c, w, r in zip(pick(cells), widths, numeric, strict=True):
+            text = _cut(c, w)
+            fill = " " * (w - cell_width(text))
+            parts.append(f" {fill}{text} " if align and r else f" {text}{fill} ")
+        return "│" + "│".join(parts) + "│\n"
 
     out.write(line("┌", "┬", "┐"))
-    out.write(row_text(list(columns), align=False))
+    out.write(row_text([_clean(c) for c in columns], align=False))
     out.write(row_text([t.lower() for t in types], align=False))
     out.write(line("├", "┼", "┤"))
-    for r in body:
+    for r in shown[:len(head)]:
         out.write(row_text(r))
-    hidden = n - len(head) - len(tail)
     if hidden > 0:
         for _ in range(3):
             out.write(row_text(["·"] * len(columns)))
-    for r in rest:
+    for r in shown[len(head):]:
         out.write(row_text(r))
-    out.write(line("├", "┴", "┤") if n else line("└", "┴", "┘"))
-    if n:
-        label = f"{n} row{'s' if n != 1 else ''}" + (f" ({len(head) + len(tail)} shown)" if hidden > 0 else "")
-        total = sum(widths) + 3 * len(widths) - 1
-        out.write("│" + f" {label:<{total - 1}}" + "│\n")
-        out.write("└" + "─" * total + "┘\n")
+    out.write(line("├", "┴", "┤"))
+    total = sum(widths) + 3 * len(widths) - 1
+    label = rows_label
+    if columns_label:
+        label += " " * max(1, total - 2 - cell_width(label) - cell_width(columns_label)) + columns_label
+    label = _cut(label, total - 2)
+    out.write("│ " + label + " " * (total - 1 - cell_width(label)) + "│\n")
+    out.write("└" + "─" * total + "┘\n")
+
+
+def _fit(natural: list[int], width: int) -> tuple[list[int | None], list[int]]:
+    """Which columns to show (None marks the "…" column standing for left-out ones) and how wide each is.
+
+    Columns are first cut down evenly (the widest first); if even ``MIN_CELL`` each is too wide, columns are
+    kept alternately from the left and the right edge, as DuckDB does.
+    """
+    def outer(ws: Sequence[int]) -> int:
+        return sum(ws) + 3 * len(ws) + 1
+
+    if outer(natural) <= width:
+        return list(range(len(natural))), natural
+    floor = [min(w, MIN_CELL) for w in natural]
+    if outer(floor) <= width:
+        cap = max(natural)
+        while outer([min(w, cap) for w in natural]) > width:
+            cap -= 1
+        return list(range(len(natural))), [min(w, cap) for w in natural]
+    left: list[int] = []
+    right: list[int] = []
+    for step in range(len(natural)):
+        i = step // 2 if step % 2 == 0 else len(natural) - 1 - step // 2
+        trial = sorted([*left, *right, i])
+        if outer([floor[j] for j in trial] + [1]) > width and (left or right):
+            break
+        (left if step % 2 == 0 else right).append(i)
+    keep: list[int | None] = [*left, None, *reversed(right)]
+    return keep, [1 if i is None else floor[i] for i in keep]
+
+
+def cell_width(text: str) -> int:
+    """Terminal cells ``text`` takes: East Asian wide characters take two, combining marks none."""
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text)
+
+
+def _clean(text: str) -> str:
+    return text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
 
 
 def _cut(text: str, width: int) -> str:
-    text = text.replace("\n", "\\n")
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """``text`` cut to ``width`` terminal cells, ending in "…" when anything was cut."""
+    if cell_width(text) <= width:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = cell_width(ch)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"
+
+
+class ProgressLine:
+    """One self-overwriting line on a terminal: a bar of windows done, rows, bytes and time of a long call.
+
+    ``update`` is the ``on_progress`` callback of ``mpsql.connect`` (called from DuckDB's threads);
+    ``notice`` prints a message above the line without garbling it.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._last = 0.0
+        self._started: float | None = None
+        self._shown = False
+        self._held = False
+
+    def update(self, p: Any) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self._started is None:
+                self._started = now
+            if self._held or now - self._last < 0.1:
+                return
+            self._last = now
+            parts = []
+            if p.windows_total > 0:
+                done = min(p.windows_done, p.windows_total)
+                filled = round(20 * done / p.windows_total)
+                parts.append("█" * filled + "░" * (20 - filled) + f" {done}/{p.windows_total} windows")
+            parts += [f"{p.rows:,} rows", f"{p.bytes / 1e6:,.1f} MB", f"{now - self._started:.1f} s"]
+            text = f"{p.function}: " + " · ".join(parts) + "  (Ctrl-C cancels)"
+            self._stream.write("\r" + _cut(text, _terminal_width(self._stream) - 1) + "\x1b[K")
+            self._stream.flush()
+            self._shown = True
+
+    def notice(self, message: str) -> None:
+        with self._lock:
+            self._erase()
+            self._stream.write(f"mpsql: {message}\n")
+            self._stream.flush()
+
+    def hold(self) -> None:
+        """Erase the line and draw no more until ``clear``: the result is being written to the terminal."""
+        with self._lock:
+            self._erase()
+            self._held = True
+
+    def clear(self) -> None:
+        """Erase the line (at the end of a statement) and start afresh for the next one."""
+        with self._lock:
+            self._erase()
+            self._started = None
+            self._last = 0.0
+            self._held = False
+
+    def _erase(self) -> None:
+        if self._shown:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+            self._shown = False
+
+
+def _terminal_width(stream: TextIO) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (OSError, ValueError, AttributeError):
+        return 80

@@ -1,0 +1,423 @@
+"""Context-aware completion: keywords, functions, tables and columns, mp_* functions, Mixpanel names.
+
+Everything is read from memory: the ``Catalog`` is loaded from the connection at start and after DDL, and
+event and property names come from a ``NamesProvider`` the REPL refreshes between statements from the
+discovery cache. Nothing here runs SQL or makes a request while the user types.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import duckdb
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
+from prompt_toolkit.document import Document
+
+from mpsql.repl.statements import Token, scan
+
+# After these words the next word names a relation (a table, a view or a table function).
+_RELATION_BEFORE = {"FROM", "JOIN", "INTO", "UPDATE", "TABLE", "DESCRIBE", "SUMMARIZE"}
+# Clause keywords: the last one seen tells what the cursor is in.
+_CLAUSES = {"SELECT", "FROM", "JOIN", "WHERE", "GROUP", "ORDER", "HAVING", "QUALIFY", "ON", "USING", "SET",
+            "LIMIT", "VALUES", "WINDOW", "RETURNING", "PIVOT", "UNPIVOT", *_RELATION_BEFORE}
+_COLUMN_CLAUSES = {"SELECT", "WHERE", "GROUP", "ORDER", "HAVING", "QUALIFY", "ON", "USING", "SET", "RETURNING"}
+_JSON_PATH_FUNCTIONS = {"json_extract", "json_extract_string", "json_extract_path", "json_extract_path_text",
+                        "json_value", "json_exists", "json_type", "json_keys", "json_contains"}
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+_PARTIAL_WORD = re.compile(r"[A-Za-z0-9_$]*$")
+_OPENERS = ("(", "[", "{")
+
+
+class NamesProvider(Protocol):
+    """Mixpanel event and property names known without a request (``mpsql.functions.discovery.KnownNames``)."""
+
+    events: list[str]
+
+    def properties(self, event: str | None = None) -> list[str]: ...
+
+
+@dataclass
+class NoNames:
+    """A provider that knows no names (before the discovery cache has any)."""
+
+    events: list[str] = field(default_factory=list)
+
+    def properties(self, event: str | None = None) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True)
+class MpFunction:
+    """One mp_* function as ``mp_functions()`` describes it, with its parameters and output columns parsed."""
+
+    name: str
+    signature: str
+    description: str = ""
+    positional: tuple[str, ...] = ()
+    named: tuple[str, ...] = ()
+    columns: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def parse(cls, name: str, signature: str, returns: str, description: str = "") -> MpFunction:
+        inner = signature[signature.find("(") + 1: signature.rfind(")")]
+        positional, named = [], []
+        for part in _split_top_level(inner):
+            if ":=" in part:
+                named.append(part.split(":=")[0].strip())
+            elif part.strip():
+                positional.append(part.strip())
+        columns = [c.strip().partition(" ") for c in _split_top_level(returns) if c.strip()]
+        return cls(name, signature, description, tuple(positional), tuple(named),
+                   tuple((c[0], c[2]) for c in columns))
+
+    def parameter(self, index: int, named: str | None) -> str | None:
+        """The parameter an argument binds to: its ``name :=``, or the positional one at ``index``."""
+        if named is not None:
+            return named.lower()
+        return self.positional[index] if index < len(self.positional) else None
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+@dataclass
+class Catalog:
+    """The names completion offers, read from DuckDB (keywords, functions, tables and columns, mp_*)."""
+
+    keywords: list[str] = field(default_factory=list)
+    functions: list[str] = field(default_factory=list)
+    table_functions: list[str] = field(default_factory=list)
+    tables: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # name -> [(column, type)]
+    mp: dict[str, MpFunction] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, con: duckdb.DuckDBPyConnection) -> Catalog:
+        """Read the catalog of ``con``: a few milliseconds, done at start and after DDL, never per keystroke."""
+        cat = cls()
+        cat.keywords = sorted({r[0].upper() for r in con.execute("SELECT keyword_name FROM duckdb_keywords()")
+                               .fetchall()})
+        try:
+            for name, signature, returns, description in con.execute(
+                    "SELECT name, signature, returns, description FROM mp_functions()").fetchall():
+                cat.mp[name] = MpFunction.parse(name, signature, returns, description)
+        except duckdb.Error:
+            pass  # a plain DuckDB connection: no mp_* functions
+        functions, table_functions = set(), set()
+        for name, kind in con.execute("SELECT DISTINCT function_name, function_type FROM duckdb_functions()"
+                                      ).fetchall():
+            if not _IDENTIFIER.fullmatch(name) or name.startswith("__") or name in cat.mp:
+                continue
+            (table_functions if kind in ("table", "table_macro") else functions).add(name)
+        cat.functions, cat.table_functions = sorted(functions), sorted(table_functions)
+        for table, column, dtype in con.execute(
+                "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+                "WHERE NOT internal AND table_name NOT LIKE '\\_\\_%' ESCAPE '\\' "
+                "ORDER BY table_name, column_index").fetchall():
+            cat.tables.setdefault(table, []).append((column, dtype))
+        return cat
+
+    def columns_of(self, relation: str) -> list[tuple[str, str]]:
+        """Columns of a table, view or mp_* function, by name (case-insensitive); [] if unknown."""
+        name = relation.lower()
+        if name in self.mp:
+            return list(self.mp[name].columns)
+        for table, columns in self.tables.items():
+            if table.lower() == name:
+                return columns
+        return []
+
+
+@dataclass(frozen=True)
+class _Call:
+    """The function call whose argument list the cursor is in."""
+
+    function: str
+    index: int  # the argument's position
+    named: str | None  # its ``name :=``, if named
+
+
+class SqlCompleter(Completer):
+    """Completions for the REPL's buffer, chosen by where the cursor is.
+
+    ``commands`` maps each dot or backslash command to its help line; ``accounts`` lists account names for
+    ``.account``; ``names`` is replaced by the REPL whenever the discovery cache may have changed.
+    """
+
+    def __init__(self, catalog: Catalog, names: NamesProvider | None = None,
+                 commands: dict[str, str] | None = None, accounts: Callable[[], list[str]] | None = None) -> None:
+        self.catalog = catalog
+        self.names: NamesProvider = names or NoNames()
+        self.commands = commands or {}
+        self.accounts = accounts or (lambda: [])
+        self._paths = PathCompleter(expanduser=True)
+
+    def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
+        text = document.text_before_cursor
+        if text.lstrip().startswith((".", "\\")):
+            yield from self._command(document)
+            return
+        s = scan(text)
+        if s.in_comment or s.open_quote == '"':
+            return
+        tokens = _current_statement(s.tokens)
+        if s.open_quote == "'":
+            after = document.text_after_cursor
+            close = "" if after.startswith("'") else "'"
+            # The whole statement, with the string under the cursor closed, for the names it mentions later.
+            around = scan(_statement_around(text + close + after, len(text))).tokens
+            yield from self._in_string(tokens, _enclosing_call(s.tokens, s.open_brackets), text[s.quote_start:],
+                                       close, around)
+            return
+        if s.open_quote:
+            return
+        word = _PARTIAL_WORD.search(text).group(0)  # type: ignore[union-attr]
+        if tokens and tokens[-1].start + len(tokens[-1].text) == len(text) and tokens[-1].kind in ("word", "number"):
+            tokens = tokens[:-1]
+        before = text[: len(text) - len(word)]
+        around = scan(_statement_around(document.text, len(before))).tokens
+        yield from self._in_code(tokens, word, before, around)
+
+    # -- commands -----------------------------------------------------------------------------------------------
+
+    def _command(self, document: Document) -> Iterator[Completion]:
+        text = document.text_before_cursor.lstrip()
+        if " " not in text:
+            for name, help_text in self.commands.items():
+                if name.startswith(text):
+                    yield Completion(name, -len(text), display_meta=help_text)
+            return
+        command, _, arg = text.partition(" ")
+        arg = arg.lstrip()
+        choices: Iterable[tuple[str, str]] = ()
+        if command in (".schema", "\\d"):
+            choices = [(t, "table") for t in self.catalog.tables] + [(n, "mp function") for n in self.catalog.mp]
+        elif command in (".mode",):
+            from mpsql.cli.render import FORMATS
+
+            choices = [(f, "mode") for f in FORMATS]
+        elif command in (".timer", ".pager", "\\timing"):
+            choices = [("on", ""), ("off", "")]
+        elif command == ".account":
+            choices = [(a, "account") for a in self.accounts()]
+        elif command in (".read", ".open", ".output", "\\i", "\\o"):
+            yield from self._paths.get_completions(Document(arg, len(arg)), CompleteEvent())
+            return
+        for value, meta in choices:
+            if value.lower().startswith(arg.lower()):
+                yield Completion(value, -len(arg), display_meta=meta)
+
+    # -- outside strings ----------------------------------------------------------------------------------------
+
+    def _in_code(self, tokens: list[Token], word: str, before: str, around: list[Token]) -> Iterator[Completion]:
+        lower = word == word.lower() and word != ""
+        relations = _relations(around)
+        if before.endswith("."):  # alias.col or table.col
+            qualifier = _PARTIAL_WORD.search(before[:-1]).group(0)  # type: ignore[union-attr]
+            target = relations.get(qualifier.lower(), qualifier)
+            yield from _matching(word, [(c, t) for c, t in self.catalog.columns_of(target)], quote=True)
+            return
+        prev = tokens[-1] if tokens else None
+        clause = _clause(tokens)
+        if prev is None:
+            yield from _matching(word, [(k.lower() if lower else k, "keyword") for k in self.catalog.keywords])
+            return
+        if prev.upper in _RELATION_BEFORE or (prev.text == "," and clause in ("FROM", "JOIN")):
+            yield from self._relations(word)
+            return
+        if clause in _COLUMN_CLAUSES or (clause is None and _cursor_depth(tokens) > 0):
+            columns: list[tuple[str, str]] = []
+            for target in dict.fromkeys(relations.values()):
+                columns += self.catalog.columns_of(target)
+            if not relations:
+                columns = [c for cols in self.catalog.tables.values() for c in cols]
+            yield from _matching(word, list(dict.fromkeys(columns)), quote=True)
+            yield from _matching(word, [(f, "function") for f in self.catalog.functions])
+            yield from _matching(word, [(k.lower() if lower else k, "keyword") for k in self.catalog.keywords])
+            return
+        yield from _matching(word, [(k.lower() if lower else k, "keyword") for k in self.catalog.keywords])
+        yield from self._relations(word)
+        yield from _matching(word, [(f, "function") for f in self.catalog.functions])
+
+    def _relations(self, word: str) -> Iterator[Completion]:
+        yield from _matching(word, [(fn.name, fn.signature) for fn in self.catalog.mp.values()])
+        yield from _matching(word, [(t, "table") for t in self.catalog.tables], quote=True)
+        yield from _matching(word, [(f, "table function") for f in self.catalog.table_functions])
+
+    # -- inside a '…' string ------------------------------------------------------------------------------------
+
+    def _in_string(self, tokens: list[Token], call: _Call | None, partial: str, close: str,
+                   around: list[Token]) -> Iterator[Completion]:
+        event = _event_in(around)
+        if tokens and tokens[-1].text in ("->", "->>"):  # properties->>'$.name' or properties->>'name'
+            yield from self._property_path(partial, event, close)
+            return
+        if call is None:
+            return
+        mp = self.catalog.mp.get(call.function)
+        param = mp.parameter(call.index, call.named) if mp else (call.named or None)
+        if param in ("event", "events"):
+            yield from _names(partial, self.names.events, "event", close)
+        elif param == "property" or (call.function.startswith("mp_prop") and call.index == 1):
+            yield from _names(partial, self.names.properties(event), "property", close)
+        elif param == "filter":  # a Mixpanel expression: properties["name"]
+            m = re.search(r'properties\["([^"]*)$', partial)
+            if m:
+                yield from _names(m.group(1), self.names.properties(event), "property", "", quote="")
+        elif call.function in _JSON_PATH_FUNCTIONS and call.index == 1:
+            yield from self._property_path(partial, event, close)
+
+    def _property_path(self, partial: str, event: str | None, close: str) -> Iterator[Completion]:
+        """``'$.name'`` JSON paths (names that are not plain identifiers are quoted) or a bare ``'name'`` key."""
+        properties = self.names.properties(event)
+        if partial.startswith("$."):
+            key = partial[2:]
+            for name in sorted(properties):
+                text = name if _IDENTIFIER.fullmatch(name.lower()) else '"' + name.replace('"', '\\"') + '"'
+                if text.lower().startswith(key.lower()) or name.lower().startswith(key.lstrip('"').lower()):
+                    yield Completion(text.replace("'", "''"), -len(key), display=name, display_meta="property")
+        else:
+            yield from _names(partial, properties, "property", close)
+
+
+def _matching(word: str, items: Sequence[tuple[str, str]], quote: bool = False) -> Iterator[Completion]:
+    """Completions for ``items`` (text, meta) starting with ``word``, case-insensitively."""
+    w = word.lower()
+    for text, meta in items:
+        if text.lower().startswith(w):
+            insert = text if not quote or _IDENTIFIER.fullmatch(text) else '"' + text.replace('"', '""') + '"'
+            yield Completion(insert, -len(word), display=text, display_meta=meta)
+
+
+def _names(partial: str, names: Iterable[str], meta: str, close: str, quote: str = "'") -> Iterator[Completion]:
+    """Mixpanel names inside a string literal: escaped for the literal, the literal closed when it is the name."""
+    p = partial.replace("''", "'").lower()
+    for name in sorted(names):
+        if name.lower().startswith(p):
+            text = name.replace("'", "''") if quote else name
+            yield Completion(text + close, -len(partial), display=name, display_meta=meta)
+
+
+def _current_statement(tokens: list[Token]) -> list[Token]:
+    """The tokens after the last top-level ``;``."""
+    for i in range(len(tokens) - 1, -1, -1):
+        if tokens[i].text == ";" and tokens[i].depth == 0:
+            return tokens[i + 1:]
+    return tokens
+
+
+def _statement_around(text: str, position: int) -> str:
+    """The statement of ``text`` that contains ``position`` (relations may be named after the cursor)."""
+    start, end = 0, len(text)
+    for t in scan(text).tokens:
+        if t.text == ";" and t.depth == 0:
+            if t.start < position:
+                start = t.start + 1
+            else:
+                end = t.start
+                break
+    return text[start:end]
+
+
+def _cursor_depth(tokens: list[Token]) -> int:
+    """How many brackets are open after ``tokens``."""
+    if not tokens:
+        return 0
+    last = tokens[-1]
+    return last.depth + (1 if last.kind == "punct" and last.text in _OPENERS else 0)
+
+
+def _clause(tokens: list[Token]) -> str | None:
+    """The last clause keyword at the cursor's bracket depth; None when there is none inside the bracket."""
+    depth = _cursor_depth(tokens)
+    for t in reversed(tokens):
+        if t.depth < depth and t.text in _OPENERS:
+            return None
+        if t.depth == depth and t.kind == "word" and t.upper in _CLAUSES:
+            return t.upper
+    return None
+
+
+
+def _relations(tokens: list[Token]) -> dict[str, str]:
+    """Relations a statement reads, as {alias or name (lower case): relation name}."""
+    found: dict[str, str] = {}
+    expect = False
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t.kind == "word" and t.upper in ("FROM", "JOIN"):
+            expect = True
+        elif expect and t.kind in ("word", "quoted"):
+            name = t.text.strip('"')
+            j = i + 1
+            while j + 1 < len(tokens) and tokens[j].text == "." and tokens[j + 1].kind in ("word", "quoted"):
+                name, j = tokens[j + 1].text.strip('"'), j + 2  # schema.table: keep the table
+            if j < len(tokens) and tokens[j].text == "(":  # a table function: skip its arguments
+                depth = tokens[j].depth
+                j += 1
+                while j < len(tokens) and not (tokens[j].text == ")" and tokens[j].depth == depth):
+                    j += 1
+                j += 1
+            found[name.lower()] = name
+            if j < len(tokens) and tokens[j].upper == "AS":
+                j += 1
+            if j < len(tokens) and tokens[j].kind in ("word", "quoted") and tokens[j].upper not in _CLAUSES \
+                    and tokens[j].upper not in _JOIN_WORDS:
+                found[tokens[j].text.strip('"').lower()] = name
+                j += 1
+            expect = j < len(tokens) and tokens[j].text == ","
+            i = j + (1 if expect else 0)
+            continue
+        elif t.kind == "word" and t.upper in _CLAUSES:
+            expect = False
+        i += 1
+    return found
+
+
+_JOIN_WORDS = {"LEFT", "RIGHT", "INNER", "OUTER", "FULL", "CROSS", "NATURAL", "ANTI", "SEMI", "POSITIONAL", "ASOF",
+               "LATERAL", "UNION", "EXCEPT", "INTERSECT", "ORDER", "LIMIT", "WHERE", "GROUP"}
+
+
+def _enclosing_call(tokens: list[Token], brackets: list[int]) -> _Call | None:
+    """The innermost ``name(`` whose arguments the end of ``tokens`` is in, with the argument's position.
+
+    ``brackets`` are the indices of the unclosed brackets (``Scan.open_brackets``).
+    """
+    for index in reversed(brackets):
+        if tokens[index].text == "(" and index > 0 and tokens[index - 1].kind == "word":
+            depth = tokens[index].depth + 1
+            args = [t for t in tokens[index + 1:] if t.depth == depth]
+            commas = [k for k, t in enumerate(args) if t.text == ","]
+            segment = args[commas[-1] + 1:] if commas else args
+            named = segment[0].text if len(segment) >= 2 and segment[1].text in (":=", "=>") else None
+            return _Call(tokens[index - 1].text.lower(), len(commas), named)
+    return None
+
+
+def _event_in(tokens: list[Token]) -> str | None:
+    """The one event a statement names (``events := ['X']``, ``event := 'X'``, ``event = 'X'``), or None."""
+    seen: set[str] = set()
+    for i, t in enumerate(tokens):
+        if t.kind == "word" and t.text.lower() in ("event", "events") and i + 1 < len(tokens) \
+                and tokens[i + 1].text in (":=", "=>", "=", "IN", "in"):
+            j = i + 2
+            while j < len(tokens) and tokens[j].text in _OPENERS:
+                j += 1
+            while j < len(tokens) and tokens[j].kind == "string":
+                seen.add(tokens[j].text[1:-1].replace("''", "'"))
+                j += 2 if j + 1 < len(tokens) and tokens[j + 1].text == "," else 1
+    return next(iter(seen)) if len(seen) == 1 else None

@@ -1,0 +1,110 @@
+"""Completion chooses by where the cursor is; Mixpanel names come from the provider, never a request."""
+
+from __future__ import annotations
+
+import pytest
+from prompt_toolkit.completion import CompleteEvent
+from prompt_toolkit.document import Document
+
+from mpsql.repl.commands import help_lines
+from mpsql.repl.completer import Catalog, SqlCompleter
+from tests.repl.conftest import FakeNames
+
+CURSOR = "|"
+
+
+@pytest.fixture
+def completer(con, emulator) -> SqlCompleter:
+    con.execute("CREATE TABLE purchases (amount DOUBLE, user_id VARCHAR, \"Odd Name\" INTEGER)")
+    con.execute("CREATE VIEW big_spenders AS SELECT user_id FROM purchases WHERE amount > 100")
+    before = len(emulator.requests)
+    catalog = Catalog.load(con)
+    assert len(emulator.requests) == before  # reading the catalog asks Mixpanel nothing
+    return SqlCompleter(catalog, FakeNames(), commands=help_lines(), accounts=lambda: ["prod", "staging"])
+
+
+def complete(completer: SqlCompleter, text: str) -> dict[str, str]:
+    """{inserted text: meta} for a buffer whose cursor is at '|' (or at the end)."""
+    cursor = text.index(CURSOR) if CURSOR in text else len(text)
+    doc = Document(text.replace(CURSOR, ""), cursor)
+    return {c.text: c.display_meta_text for c in completer.get_completions(doc, CompleteEvent())}
+
+
+def test_keywords_follow_the_case_typed(completer):
+    assert complete(completer, "SEL")["SELECT"] == "keyword"
+    assert "select" in complete(completer, "sel")
+    assert "GROUP" in complete(completer, "SELECT 1 FROM t GR")
+
+
+def test_tables_views_and_table_functions_after_from(completer):
+    after_from = complete(completer, "SELECT * FROM ")
+    assert after_from["purchases"] == "table" and after_from["big_spenders"] == "table"
+    assert after_from["read_parquet"] == "table function"
+    assert "SELECT" not in after_from
+    assert set(complete(completer, "SELECT * FROM pur")) == {"purchases"}
+    assert "purchases" in complete(completer, "SELECT * FROM big_spenders, pu")
+    assert "purchases" in complete(completer, "SELECT * FROM big_spenders b JOIN pu")
+
+
+def test_every_mp_function_with_its_signature(completer, con):
+    expected = dict(con.execute("SELECT name, signature FROM mp_functions()").fetchall())
+    offered = complete(completer, "SELECT * FROM mp_")
+    assert {k: v for k, v in offered.items() if k in expected} == expected
+    assert offered["mp_export"].startswith("mp_export(from_date, to_date, events := NULL")
+
+
+def test_columns_of_the_tables_the_statement_reads(completer):
+    assert complete(completer, f"SELECT am{CURSOR} FROM purchases")["amount"] == "DOUBLE"
+    assert "user_id" in complete(completer, "SELECT * FROM purchases WHERE us")
+    assert set(complete(completer, f"SELECT p.{CURSOR} FROM purchases AS p")) == {"amount", "user_id", '"Odd Name"'}
+    assert set(complete(completer, f"SELECT e.{CURSOR} FROM mp_export('2024-01-01', '2024-01-02') e")) == {
+        "event", "time", "distinct_id", "insert_id", "properties"}
+    in_call = complete(completer, f"SELECT count(dis{CURSOR}) FROM mp_export('2024-01-01', '2024-01-02')")
+    assert in_call["distinct_id"] == "VARCHAR"
+
+
+def test_duckdb_functions(completer):
+    assert complete(completer, "SELECT date_tr")["date_trunc"] == "function"
+    assert complete(completer, "SELECT mp_pro")["mp_prop"] == "function"  # the property macros from sql/
+
+
+def test_event_names_inside_mp_export_events(completer):
+    buffer = "SELECT * FROM mp_export('2024-01-01', '2024-01-31', events := ['"
+    assert complete(completer, buffer) == {"O''Brien''s Event'": "event", "Page View'": "event",
+                                           "Purchase'": "event", "Sign Up'": "event"}
+    assert complete(completer, buffer + "Pu") == {"Purchase'": "event"}
+    assert complete(completer, buffer + "Purchase', 'Si") == {"Sign Up'": "event"}
+    assert complete(completer, buffer + f"pu{CURSOR}']") == {"Purchase": "event"}  # the quote is already there
+    assert "Purchase'" in complete(completer, "SELECT * FROM mp_properties(event := 'P")
+    assert complete(completer, "SELECT * FROM mp_export('2024-01-") == {}  # a date, not a name
+
+
+def test_property_names_in_property_helpers_json_paths_and_filters(completer):
+    props = complete(completer, "SELECT mp_prop(properties, '")
+    assert props == {"$browser'": "property", "$current_url'": "property", "amount'": "property",
+                     "currency'": "property", "page'": "property"}
+    # The event named later in the statement narrows the properties to that event's.
+    narrowed = complete(completer, f"SELECT mp_prop(properties, '{CURSOR}') FROM mp_export('2024-01-01', "
+                                   "'2024-01-31', events := ['Purchase'])")
+    assert narrowed == {"$browser": "property", "amount": "property", "currency": "property"}
+    assert complete(completer, "SELECT properties->>'$.am") == {"amount": "property"}
+    assert complete(completer, "SELECT properties->>'$.$b") == {'"$browser"': "property"}
+    assert complete(completer, "SELECT json_extract(properties, '$.pa") == {"page": "property"}
+    in_filter = complete(completer, "SELECT * FROM mp_export('2024-01-01', '2024-01-31', filter := 'properties[\"cu")
+    assert in_filter == {"currency": "property"}
+    assert "amount" in complete(completer, "SELECT * FROM mp_export('2024-01-01', '2024-01-31', "
+                                           "filter := 'properties[\"")
+
+
+def test_commands_and_their_arguments(completer):
+    assert complete(completer, ".ta") == {".tables": "list the tables and views"}
+    assert set(complete(completer, ".mode j")) == {"json", "jsonl"}
+    assert set(complete(completer, ".account ")) == {"prod", "staging"}
+    assert "purchases" in complete(completer, "\\d pur")
+    assert "mp_export" in complete(completer, ".schema mp_ex")
+    assert set(complete(completer, ".timer o")) == {"on", "off"}
+
+
+def test_nothing_inside_comments_or_identifiers(completer):
+    assert complete(completer, "SELECT 1 -- sel") == {}
+    assert complete(completer, 'SELECT "pur') == {}

@@ -1,0 +1,154 @@
+"""The REPL driven through prompt-toolkit's pipe input: multi-line entry, Ctrl-C, rendering, errors, refreshes."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterator
+
+import pytest
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.completion import CompleteEvent
+from prompt_toolkit.document import Document
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from mpsql import __version__
+from mpsql.api.client import REQUEST_LOG
+from mpsql.cli.main import EXIT_CONFIG
+from mpsql.config import Account, Secret
+from mpsql.emulator import Emulator
+from mpsql.repl.app import cached_names, run_repl
+from tests.repl.conftest import CTRL_C, CTRL_D
+
+
+def test_a_statement_runs_once_its_semicolon_is_typed(drive):
+    s = drive("SELECT 1 AS a,\r  'x' AS b\r;\r")
+    assert s.out.count("┌") == 1
+    assert "│ a       │ b       │" in s.out and "│ integer │ varchar │" in s.out and "│ 1 row" in s.out
+
+
+def test_semicolons_inside_strings_comments_and_brackets_do_not_end_the_statement(drive):
+    s = drive("SELECT 'a;\rb' AS s, -- c;\r  [1, 2 /* ; */\r  ] AS l;\r.mode line\rSELECT 'a;\rb' AS s, 2 AS n;\r")
+    assert s.out.count("┌") == 1  # the first statement ran once, as a whole
+    assert "a;\\nb" in s.out
+    assert "s = a;\nb\nn = 2" in s.out
+
+
+def test_ctrl_c_at_the_prompt_clears_the_line(drive):
+    s = drive(f"SELECT 'dropped' AS x{CTRL_C}SELECT 'kept' AS x;\r")
+    assert "kept" in s.out and "dropped" not in s.out + s.err
+
+
+def test_several_statements_on_one_line_and_commands_without_semicolons(drive):
+    s = drive(".mode csv\rSELECT 1 AS a; SELECT 2 AS b;\rexit\rSELECT 3 AS never;\r")
+    assert s.out.split() == ["a", "1", "b", "2"]
+
+
+def test_short_long_and_wide_results(drive):
+    s = drive(".maxrows 6\rSELECT range AS n FROM range(100);\r"
+              "SELECT repeat('x', 200) AS wide, 42 AS answer;\r"
+              "SELECT " + ", ".join(f"{i} AS c{i}" for i in range(30)) + ";\r")
+    tables = s.out.split("┌")[1:]
+    assert len(tables) == 3
+    long, wide, many = tables
+    assert "100 rows (6 shown)" in long and "·" in long
+    assert re.findall(r"│\s+(\d+) │", long) == ["0", "1", "2", "97", "98", "99"]
+    assert "…" in wide and re.search(r"│\s+42 │", wide)
+    assert "30 columns (" in many and "│ c0 " in many and "│ c29 " in many and "c15" not in many
+    assert max(len(line) for line in s.out.splitlines()) <= 80  # the width the test REPL has
+
+
+def test_modes(drive):
+    s = drive(".mode json\rSELECT 1 AS a;\r.mode jsonl\rSELECT 2 AS a;\r.mode markdown\rSELECT 3 AS a;\r"
+              ".mode csv\rSELECT 4 AS a;\r.mode line\rSELECT 5 AS a;\r.mode\r.mode nope\r")
+    assert s.out == '[\n  {"a": 1}\n]\n{"a": 2}\n| a |\n|---|\n| 3 |\na\n4\na = 5\n'
+    assert "mode: line" in s.err and "Error: unknown mode nope" in s.err
+
+
+def test_output_file_timer_and_maxrows(drive, tmp_path):
+    target = tmp_path / "out.csv"
+    s = drive(f".mode csv\r.output {target}\rSELECT 7 AS seven;\r.output\rSELECT 8 AS eight;\r"
+              ".timer on\rSELECT 9 AS nine;\r\\timing\r.maxrows\r.maxrows x\r")
+    assert target.read_text() == "seven\n7\n"
+    assert s.out == "eight\n8\nnine\n9\n"
+    assert re.search(r"Run Time \(s\): real \d+\.\d{3}", s.err)
+    assert "timer off" in s.err and "maxrows: 40" in s.err and "Error: .maxrows takes a positive number" in s.err
+
+
+def test_errors_are_one_block_without_a_traceback(drive):
+    s = drive("SELECT * FROM no_such_table;\rSELECT * FROM mp_export('2024-01-02', '2024-01-01');\rSELECT 1 AS ok;\r")
+    assert "Error: Catalog Error: Table with name no_such_table does not exist!" in s.err
+    assert "Error: ArgumentError: mp_export(): argument" in s.err
+    assert "Traceback" not in s.err
+    assert "│ ok" in s.out  # the session goes on
+
+
+def test_debug_adds_the_traceback(drive):
+    s = drive("SELECT * FROM mp_export('2024-01-02', '2024-01-01');\r", debug=True)
+    assert "Error: ArgumentError" in s.err and "Traceback" in s.err
+
+
+def test_ddl_refreshes_the_completion_catalog(drive):
+    s = drive("CREATE TABLE fresh AS SELECT 1 AS new_column;\r")
+    assert s.repl.completer.catalog.tables["fresh"] == [("new_column", "INTEGER")]
+
+
+@pytest.fixture
+def small_project() -> Iterator[Account]:
+    """An emulator of its own with a few days of data, so discovery answers quickly."""
+    with Emulator(seed=3, days=3, users=30) as emu:
+        creds = emu.credentials
+        yield Account(name="small", username=creds.username, secret=Secret(creds.secret),
+                      project_id=creds.project_id, api_url=emu.url)
+
+
+def test_discovery_fills_the_names_completion_offers(drive, small_project):
+    """The app's provider reads what mp_events() and mp_properties() left in the discovery cache."""
+    s = drive("SELECT count(*) FROM mp_events();\rSELECT count(*) FROM mp_properties(event := 'Purchase');\r",
+              names=cached_names, account=small_project)
+    assert "Error" not in s.err
+    names = s.repl.completer.names
+    assert {"Purchase", "Sign Up"} <= set(names.events)
+    assert "$browser" in names.properties("Purchase")
+    requests = len(REQUEST_LOG)
+    buffer = "SELECT * FROM mp_export('2024-01-01', '2024-01-02', events := ['Pu"
+    offered = [c.text for c in s.repl.completer.get_completions(Document(buffer), CompleteEvent())]
+    assert offered == ["Purchase'"]
+    assert "$browser'" in [c.text for c in s.repl.completer.get_completions(
+        Document("SELECT mp_prop(properties, '$b"), CompleteEvent())]
+    assert len(REQUEST_LOG) == requests  # completing asks Mixpanel nothing
+
+
+def start(argv_options: dict, keys: str = CTRL_D) -> int:
+    """``run_repl`` as ``mpsql`` calls it on a terminal, with ``keys`` typed."""
+    args = argparse.Namespace(**{"database": ":memory:", "account": None, "demo": False, "debug": False,
+                                 "format": "table", "max_rows": 40, **argv_options})
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text(keys)
+        return run_repl(args)
+
+
+def test_without_an_account_it_says_how_to_add_one(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MPSQL_HISTORY", str(tmp_path / "history"))
+    assert start({}, "SELECT 1 AS plain_duckdb_works;\r" + CTRL_D) == 0
+    captured = capsys.readouterr()
+    assert "mpsql auth add NAME" in captured.err and "mpsql --demo" in captured.err
+    assert "plain_duckdb_works" in captured.out
+    assert (tmp_path / "history").read_text().count("plain_duckdb_works") == 1
+
+
+def test_demo_banner_is_one_line_and_format_flags_set_the_mode(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MPSQL_HISTORY", str(tmp_path / "history"))
+    assert start({"demo": True, "format": "csv"}, "SELECT 1 AS a;\r" + CTRL_D) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "a\n1\n"
+    assert captured.err.splitlines() == [
+        f"mpsql {__version__} · the built-in demo project: synthetic data served by a local emulator. "
+        ".help lists commands; Ctrl-D exits."]
+
+
+def test_an_unknown_account_is_a_configuration_error(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MPSQL_HISTORY", str(tmp_path / "history"))
+    assert start({"account": "nope"}) == EXIT_CONFIG
+    assert "no account named 'nope'" in capsys.readouterr().err
