@@ -52,6 +52,7 @@ def emulator(emulator_session):
     emulator_session.rate_limits = ServerLimits.unlimited()
     yield emulator_session
     emulator_session.reset()
+    emulator_session.rate_limits = ServerLimits.unlimited()  # module-scoped users of the session emulator
 
 
 @pytest.fixture
