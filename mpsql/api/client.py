@@ -9,6 +9,7 @@ whole, so callers never see a partial response.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import sys
 import threading
@@ -151,8 +152,9 @@ class MixpanelClient:
         if cache_ttl:
             hit = self.cache.get(key, cache_ttl)
             if hit is not None:
-                record = RequestRecord(family=family, endpoint=endpoint, params=query, account=self.account.name,
-                                       method=method, status=200, bytes=hit.size, cache_hit=True)
+                record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(query),
+                                       account=self.account.name, method=method, status=200, bytes=hit.size,
+                                       cache_hit=True)
                 REQUEST_LOG.append(record)
                 return Reply(hit.body, record)
         sink, record = self._attempt_loop(family, endpoint, query, lambda gzip: _BytesSink(), cancel,
@@ -161,8 +163,8 @@ class MixpanelClient:
             body = json.loads(b"".join(sink.parts))
         except ValueError:
             record.error = "the response is not JSON"
-            raise QueryError(200, endpoint, "the response is not JSON", b"".join(sink.parts)[:2000].decode(
-                "utf-8", "replace")) from None
+            raise QueryError(200, endpoint, "the response is not JSON", self.redact(b"".join(sink.parts)[:2000].decode(
+                "utf-8", "replace"))) from None
         if isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"]:
             record.error = self.redact(body["error"])
             raise QueryError(200, endpoint, record.error, self.redact(json.dumps(body)[:2000]))
@@ -185,7 +187,10 @@ class MixpanelClient:
 
     def _cache_scope(self) -> str:
         a = self.account
-        return f"{base_url(a.region, 'query', a.api_url)}|{a.project_id}|{a.name}|{a.username or 'legacy'}"
+        # A legacy project secret is what picks the project (it sends no project_id), so two secrets under one
+        # account name must not share entries: a one-way fingerprint of the secret tells them apart.
+        who = a.username or "legacy:" + hashlib.sha256(b"mpsql-cache|" + a.secret.reveal().encode()).hexdigest()
+        return f"{base_url(a.region, 'query', a.api_url)}|{a.project_id}|{a.name}|{who}"
 
     def _credential_pair(self) -> str:
         return ":".join(self.account.basic_auth())
@@ -195,6 +200,10 @@ class MixpanelClient:
         if family != "app" and not self.account.is_legacy:
             out["project_id"] = str(self.account.project_id)
         return out
+
+    def _shown(self, query: dict[str, str]) -> dict[str, str]:
+        """The parameters as the request log shows them: a secret passed as a parameter is masked."""
+        return {k: self.redact(v) for k, v in query.items()}
 
     def redact(self, text: str) -> str:
         """``text`` with every form of the secret replaced by ``***``."""
@@ -209,7 +218,7 @@ class MixpanelClient:
                       method: str = "GET") -> tuple[S, RequestRecord]:
         base = base_url(self.account.region, family, self.account.api_url)
         url = base + endpoint
-        record = RequestRecord(family=family, endpoint=endpoint, params=dict(query), account=self.account.name,
+        record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(query), account=self.account.name,
                                method=method)
         if method == "POST":
             # Form-encoded body (FACTS.md §5.2); project_id stays in the query string, where Mixpanel reads it.

@@ -132,3 +132,11 @@ def test_unknown_account_is_named_before_any_request(con, emulator):
         con.execute("SELECT * FROM mp_events(account := 'nope')").fetchall()
     assert isinstance(mpsql.connection.context_of(con).last_error, ArgumentError)
     assert emulator.requests == []
+
+
+def test_a_secret_passed_as_a_parameter_is_masked_in_mp_requests(con, account):
+    secret = account.secret.reveal()
+    con.execute("SELECT * FROM mp_query('events/names', params := {'type': 'general', 'api_secret': ?})",
+                [secret]).fetchall()
+    text = str(con.execute("SELECT endpoint, params FROM mp_requests()").fetchall())
+    assert "api_secret" in text and secret not in text

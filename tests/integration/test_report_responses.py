@@ -155,6 +155,21 @@ def test_flows_in_mixpanels_sankey_shape_give_nodes_and_edges(con, answer):
     ]
 
 
+def test_a_200_answer_that_is_not_json_fails_without_echoing_the_secret(con, emulator, account):
+    secret = account.secret.reveal()
+    saved = dict(emulator.routes)
+    emulator.add_route("/api/query/segmentation", Route(lambda emu, req: Response(text=f"<html>{secret}</html>"),
+                                                        "query", ("GET",)))
+    try:
+        with pytest.raises(duckdb.Error, match="not JSON"):
+            con.execute(SEGMENTATION).fetchall()
+    finally:
+        emulator.routes.clear()
+        emulator.routes.update(saved)
+    error = context_of(con).last_error
+    assert isinstance(error, QueryError) and secret not in str(error) + error.body
+
+
 def test_jql_gives_one_json_row_per_element(con, answer, emulator):
     answer("/jql", [{"key": ["a"], "value": 1}, 7, "x", None])
     rows = con.execute("SELECT value::VARCHAR FROM mp_jql('function main() { return 1 }', "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import stat
 
@@ -65,3 +67,27 @@ def test_clear_removes_every_entry_and_says_how_many(tmp_path):
 def test_the_folder_comes_from_the_environment():
     assert str(cache_dir({"MPSQL_CACHE_DIR": "/x/y"})) == "/x/y"
     assert str(cache_dir({"XDG_CACHE_HOME": "/xdg"})) == "/xdg/mpsql"
+
+
+def test_two_legacy_project_secrets_under_one_account_name_never_share_a_cached_answer(tmp_path):
+    """A legacy secret alone picks the project (no project_id), so the cache must tell two secrets apart."""
+    import httpx
+
+    from mpsql.api.client import MixpanelClient
+    from mpsql.config import Account, Secret
+
+    def answer(request: httpx.Request) -> httpx.Response:  # each project has its own events
+        user = base64.b64decode(request.headers["Authorization"].removeprefix("Basic ")).decode()
+        body = json.dumps(["Purchase A" if user.startswith("secret-of-project-a") else "Purchase B"]).encode()
+        return httpx.Response(200, stream=httpx.ByteStream(body))
+
+    cache = ResponseCache(tmp_path)
+    bodies = []
+    for secret in ("secret-of-project-a", "secret-of-project-b"):
+        account = Account(name="env", username=None, secret=Secret(secret), source="environment")
+        client = MixpanelClient(account, transport=httpx.MockTransport(answer), cache=cache)
+        bodies.append(client.fetch_json("query", "/events/names", {"type": "general"}, cache_ttl=3600).body)
+        client.close()
+    assert bodies == [["Purchase A"], ["Purchase B"]]
+    for path in tmp_path.iterdir():  # the cache tells them apart without holding either secret
+        assert "secret-of-project" not in path.name + path.read_text()
