@@ -134,7 +134,7 @@ def _flows(call: Call[BookmarkArgs]) -> Iterator[tuple[Any, ...]]:
                 edge = expect(call.function, edge, dict, "a flows edge")
                 yield ("edge", position, event, kind, edge.get("step", position + 1), edge.get("event"),
                        edge.get("type"), count(edge.get("totalCount", edge.get("count"))))
-        if step.get("dropoff"):
+        if step.get("dropoff") is not None:
             yield "node", position, None, "DROPOFF", None, None, None, count(step["dropoff"])
 
 

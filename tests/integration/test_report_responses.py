@@ -155,6 +155,14 @@ def test_flows_in_mixpanels_sankey_shape_give_nodes_and_edges(con, answer):
     ]
 
 
+def test_a_flows_step_with_a_drop_off_of_zero_gives_a_zero_row_like_any_other_count(con, answer):
+    answer("/arb_funnels", {"steps": [
+        {"nodes": [{"event": "Login", "type": "ANCHOR", "count": 5, "edges": []}], "dropoff": 0},
+        {"nodes": [{"event": "Search", "type": "NORMAL", "count": 5, "edges": []}], "dropoff": 2}]})
+    rows = con.execute("SELECT step, count FROM mp_flows(1) WHERE type = 'DROPOFF' ORDER BY step").fetchall()
+    assert rows == [(0, 0), (1, 2)]
+
+
 def test_a_200_answer_that_is_not_json_fails_without_echoing_the_secret(con, emulator, account):
     secret = account.secret.reveal()
     saved = dict(emulator.routes)
