@@ -126,12 +126,17 @@ def _pages(call: Call[ProfilesArgs]) -> Iterator[tuple[Any, ...]]:
             yield _row(item)
         seen += len(results)
         call.report(len(results))
-        if len(results) < page_size or session is None:
+        if len(results) < page_size:
             break
+        if session is None:
+            if isinstance(total, int) and seen >= total:
+                break
+            raise MpsqlError(f"{NAME}: Engage answered a full page of {len(results)} profiles without a "
+                             f"session_id, so the pages after it cannot be fetched (total: {total})")
         page += 1
-    if isinstance(total, int) and total != seen and call.ctx.notice is not None:
-        call.ctx.notice(f"{NAME}: Engage reported {total} matching profiles but served {seen} "
-                        "(profiles changed while paging?)")
+    if isinstance(total, int) and total != seen:
+        call.client.notice(f"{NAME}: Engage reported {total} matching profiles but served {seen} "
+                           "(profiles changed while paging?)")
 
 
 def _row(item: dict[str, Any]) -> tuple[Any, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import duckdb
 import pytest
 
 import mpsql
@@ -116,3 +117,35 @@ def test_an_exact_multiple_of_the_page_size_ends_with_an_empty_page(con, emulato
     n = con.execute("SELECT count(*) FROM mp_profiles()").fetchall()[0][0]
     assert n == len(truth)
     assert [p.get("page", "0") for p in engage_pages(emulator)] == ["0", "1", "2"]  # page 2 came back empty
+
+
+def _serve_engage(emulator, body: dict) -> None:
+    from mpsql.emulator.proto import Response, Route
+
+    emulator.add_route("/api/query/engage", Route(lambda emu, req: Response(json=body), "query", ("GET", "POST")))
+
+
+@pytest.fixture
+def engage_route(emulator):
+    saved = dict(emulator.routes)
+    yield lambda body: _serve_engage(emulator, body)
+    emulator.routes.clear()
+    emulator.routes.update(saved)
+
+
+def test_a_full_page_without_a_session_id_fails_rather_than_ending_early(con, engage_route):
+    results = [{"$distinct_id": f"u{i}", "$properties": {}} for i in range(1000)]
+    engage_route({"page": 0, "page_size": 1000, "total": 2500, "status": "ok", "results": results})
+    with pytest.raises(duckdb.Error, match="session_id"):
+        con.execute("SELECT count(*) FROM mp_profiles()").fetchall()
+
+
+def test_fewer_profiles_than_engage_reported_is_said_even_without_a_notice_callback(account, engage_route, capsys):
+    results = [{"$distinct_id": f"u{i}", "$properties": {}} for i in range(3)]
+    engage_route({"page": 0, "page_size": 1000, "session_id": "s1", "total": 5, "status": "ok", "results": results})
+    c = mpsql.connect(account=account, rate_limits=RateLimits.unlimited(), retry=FAST_RETRY)  # no notice :=
+    try:
+        assert c.execute("SELECT count(*) FROM mp_profiles()").fetchall() == [(3,)]
+    finally:
+        c.close()
+    assert "reported 5 matching profiles but served 3" in capsys.readouterr().err
