@@ -41,13 +41,20 @@ CREATE OR REPLACE TEMP MACRO mp_prop_bool(props, name) AS
     TRY_CAST(json_extract_string(props, mp_json_pointer(name)) AS BOOLEAN);
 
 -- A timestamp: Mixpanel's ISO text ("2024-01-05T11:20:47", project time) or epoch seconds / milliseconds.
+-- Text that carries a zone ("...Z", "...+02:00") is read in UTC, as epoch times are.
 CREATE OR REPLACE TEMP MACRO mp_prop_time(props, name) AS
     CASE json_type(props, mp_json_pointer(name))
-        WHEN 'VARCHAR' THEN TRY_CAST(json_extract_string(props, mp_json_pointer(name)) AS TIMESTAMP)
+        WHEN 'VARCHAR' THEN mp__iso_time(json_extract_string(props, mp_json_pointer(name)))
         WHEN 'BIGINT' THEN mp__epoch(CAST(json_extract(props, mp_json_pointer(name)) AS DOUBLE))
         WHEN 'UBIGINT' THEN mp__epoch(CAST(json_extract(props, mp_json_pointer(name)) AS DOUBLE))
         WHEN 'DOUBLE' THEN mp__epoch(CAST(json_extract(props, mp_json_pointer(name)) AS DOUBLE))
     END;
+
+-- ISO text as a TIMESTAMP: wall-clock time as written, or UTC when the text ends in a zone offset.
+CREATE OR REPLACE TEMP MACRO mp__iso_time(text) AS
+    CASE WHEN regexp_matches(text, '\d:\d\d(:\d\d(\.\d+)?)?\s*([Zz]|[+-]\d\d(:?\d\d)?)$')
+         THEN TRY_CAST(text AS TIMESTAMPTZ) AT TIME ZONE 'UTC'
+         ELSE TRY_CAST(text AS TIMESTAMP) END;
 
 -- Epoch seconds, or milliseconds when too large to be seconds (after year 5138), as a TIMESTAMP.
 CREATE OR REPLACE TEMP MACRO mp__epoch(x) AS

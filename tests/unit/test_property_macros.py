@@ -61,3 +61,10 @@ def test_helpers_work_on_exported_events(con):
                        "'2024-03-04') GROUP BY ALL").fetchall()
     assert {b for b, _ in rows} <= {"Chrome", "Safari", "Firefox", "Edge", "Mobile Safari", "Chrome Mobile"}
     assert sum(n for _, n in rows) > 100
+
+
+def test_an_iso_time_with_an_offset_is_read_in_utc_like_epoch_times(db):
+    props = json.dumps({"zoned": "2024-01-05T11:20:47+02:00", "utc": "2024-01-05T09:20:47Z", "epoch": 1704446447})
+    got = db.execute("SELECT mp_prop_time($1, 'zoned'), mp_prop_time($1, 'utc'), mp_prop_time($1, 'epoch')",
+                     [props]).fetchall()[0]
+    assert got == (dt.datetime(2024, 1, 5, 9, 20, 47),) * 3
