@@ -126,12 +126,20 @@ CREATE OR REPLACE TEMP MACRO mp_local_funnel(events_table, steps, from_date, to_
     FROM per_step
     ORDER BY date, step;
 
+-- Whole calendar months from epoch second `t0` to `t` (UTC): n such that t0 + n months <= t < t0 + n+1 months.
+CREATE OR REPLACE TEMP MACRO mp__whole_months(t0, t) AS
+    CAST(date_diff('month', to_timestamp(t0) AT TIME ZONE 'UTC', to_timestamp(t) AT TIME ZONE 'UTC')
+         - CASE WHEN (to_timestamp(t0) AT TIME ZONE 'UTC')
+                     + to_months(CAST(date_diff('month', to_timestamp(t0) AT TIME ZONE 'UTC',
+                                                to_timestamp(t) AT TIME ZONE 'UTC') AS INTEGER))
+                     > to_timestamp(t) AT TIME ZONE 'UTC' THEN 1 ELSE 0 END AS INTEGER);
+
 -- cohort_date DATE, segment VARCHAR ('$overall'), cohort_size, period INTEGER, count, rate — like
 -- mp_retention with retention_type 'birth'. A user is born at their first `born_event` in the table (so the
 -- table must start where the project's data starts); cohorts are the unit periods of [from_date, to_date]
 -- holding the birth. period i counts the cohort's users with a return (`returning_event`, or any event when
--- NULL) in [birth + i*w, birth + (i+1)*w), w = `interval` days for unit 'day', a week for 'week'; the birth
--- event itself is no return. There are interval_count + 1 periods, cut at the last one begun by `today`.
+-- NULL) in [birth + i*w, birth + (i+1)*w), w = `interval` days for unit 'day', a week for 'week', a calendar
+-- month for 'month' (the day clamped to the month's length); the birth event itself is no return. There are interval_count + 1 periods, cut at the last one begun by `today`.
 CREATE OR REPLACE TEMP MACRO mp_local_retention(events_table, born_event, from_date, to_date,
         returning_event := NULL, unit := 'day', "interval" := 1, interval_count := 1, today := current_date)
         AS TABLE
@@ -150,16 +158,20 @@ CREATE OR REPLACE TEMP MACRO mp_local_retention(events_table, born_event, from_d
     ), width AS (
         SELECT CASE unit WHEN 'day' THEN "interval" ELSE 7 END * 86400 AS w
     ), returns AS (
-        SELECT DISTINCT c.uid, c.cohort_date, CAST((x.t - c.t_born) // (SELECT w FROM width) AS INTEGER) AS period
-        FROM cohort AS c JOIN ev AS x ON x.uid = c.uid AND x.t >= c.t_born AND x.pos <> c.born_pos
-        WHERE (returning_event IS NULL OR x.event = returning_event)
-          AND (x.t - c.t_born) // (SELECT w FROM width) <= interval_count
+        SELECT DISTINCT uid, cohort_date, period FROM (
+            SELECT c.uid, c.cohort_date,
+                   CASE WHEN unit = 'month' THEN mp__whole_months(c.t_born, x.t)
+                        ELSE CAST((x.t - c.t_born) // (SELECT w FROM width) AS INTEGER) END AS period
+            FROM cohort AS c JOIN ev AS x ON x.uid = c.uid AND x.t >= c.t_born AND x.pos <> c.born_pos
+            WHERE (returning_event IS NULL OR x.event = returning_event))
+        WHERE period <= interval_count
     ), sizes AS (
         SELECT cohort_date, count(*) AS cohort_size FROM cohort GROUP BY ALL
     ), periods AS (
         SELECT s.cohort_date, s.cohort_size, CAST(p AS INTEGER) AS period
         FROM sizes AS s, range(0, interval_count + 1) AS r(p)
-        WHERE s.cohort_date + CAST(p * (SELECT w FROM width) / 86400 AS INTEGER) <= CAST(today AS DATE)
+        WHERE CASE WHEN unit = 'month' THEN CAST(s.cohort_date + to_months(CAST(p AS INTEGER)) AS DATE)
+                   ELSE s.cohort_date + CAST(p * (SELECT w FROM width) / 86400 AS INTEGER) END <= CAST(today AS DATE)
     )
     SELECT p.cohort_date, '$overall' AS segment, p.cohort_size, p.period, count(r.uid) AS count,
            count(r.uid) / p.cohort_size AS rate

@@ -82,7 +82,8 @@ def test_funnel_equals_the_live_report(events, funnel_id):
     assert len(live) == 7 * len(steps) and close(live, local)
 
 
-@pytest.mark.parametrize(("unit", "interval", "count"), [("day", 1, 7), ("day", 3, 4), ("week", 1, 3)])
+@pytest.mark.parametrize(("unit", "interval", "count"),
+                         [("day", 1, 7), ("day", 3, 4), ("week", 1, 3), ("month", 1, 2)])
 def test_birth_retention_equals_the_live_report(events, unit, interval, count):
     spec = f"unit := '{unit}', interval_count := {count}" + (f", interval := {interval}" if interval != 1 else "")
     if unit == "day" and interval != 1:
