@@ -19,6 +19,7 @@ from pydantic import Field
 
 from mpsql.errors import ArgumentError, MpsqlError
 from mpsql.functions._args import Args, Day
+from mpsql.functions._reports import expect
 from mpsql.functions._rows import DISCOVERY_TTL, Call, cache_ttl, rows_function
 
 EVENT_NAMES_LIMIT = 5000  # Mixpanel silently clamps /events/names at 5000 (FACTS.md §5.9); its default is 255
@@ -43,7 +44,7 @@ class EventsArgs(Args):
 
 def _events(call: Call[EventsArgs]) -> Iterator[tuple[str]]:
     body = call.fetch("query", "/events/names", events_params(), ttl=cache_ttl(DISCOVERY_TTL))
-    return ((name,) for name in sorted({str(n) for n in _expect(call, body, list)}))
+    return ((name,) for name in sorted({str(n) for n in expect(call.function, body, list, "/events/names")}))
 
 
 MP_EVENTS = rows_function(
@@ -64,7 +65,7 @@ class TopEventsArgs(Args):
 
 def _top_events(call: Call[TopEventsArgs]) -> Iterator[tuple[Any, ...]]:
     params = {"type": call.args.type, "limit": call.args.top}
-    body = _expect(call, call.fetch("query", "/events/top", params), dict)  # never cached: today's counts
+    body = expect(call.function, call.fetch("query", "/events/top", params), dict, "/events/top")  # never cached
     for item in body.get("events", []):
         yield item.get("event"), item.get("amount"), item.get("percent_change")
 
@@ -94,8 +95,9 @@ class PropertiesArgs(Args):
 
 def _properties(call: Call[PropertiesArgs]) -> Iterator[tuple[Any, ...]]:
     event = call.args.event or ""
-    body = _expect(call, call.fetch("query", "/events/properties/top", properties_params(event, call.args.top),
-                                    ttl=cache_ttl(DISCOVERY_TTL)), dict)
+    raw = call.fetch("query", "/events/properties/top", properties_params(event, call.args.top),
+                     ttl=cache_ttl(DISCOVERY_TTL))
+    body = expect(call.function, raw, dict, "/events/properties/top")
     for name in sorted(body):
         info = body[name]
         # Some keys come back as {} with no count (FACTS.md §5.9).
@@ -126,8 +128,8 @@ class PropertyValuesArgs(Args):
 def _property_values(call: Call[PropertyValuesArgs]) -> Iterator[tuple[Any, ...]]:
     a = call.args
     params = {"name": a.property, "event": a.event, "limit": a.top}
-    body = _expect(call, call.fetch("query", "/events/properties/values", params, ttl=cache_ttl(DISCOVERY_TTL)),
-                   list)
+    raw = call.fetch("query", "/events/properties/values", params, ttl=cache_ttl(DISCOVERY_TTL))
+    body = expect(call.function, raw, list, "/events/properties/values")
     # Mixpanel returns values as strings whatever their type (FACTS.md §5.9); keep them as text.
     return ((a.property, None if v is None else str(v)) for v in body)
 
@@ -150,7 +152,8 @@ class AccountOnly(Args):
 
 
 def _funnels(call: Call[AccountOnly]) -> Iterator[tuple[Any, ...]]:
-    body = _expect(call, call.fetch("query", "/funnels/list", {}, ttl=cache_ttl(DISCOVERY_TTL)), list)
+    body = expect(call.function, call.fetch("query", "/funnels/list", {}, ttl=cache_ttl(DISCOVERY_TTL)), list,
+                  "/funnels/list")
     return ((f.get("funnel_id"), f.get("name")) for f in body)
 
 
@@ -165,8 +168,8 @@ MP_FUNNELS = rows_function(
 
 
 def _cohorts(call: Call[AccountOnly]) -> Iterator[tuple[Any, ...]]:
-    body = _expect(call, call.fetch("query", "/cohorts/list", {}, method="POST", ttl=cache_ttl(DISCOVERY_TTL)),
-                   list)
+    raw = call.fetch("query", "/cohorts/list", {}, method="POST", ttl=cache_ttl(DISCOVERY_TTL))
+    body = expect(call.function, raw, list, "/cohorts/list")
     for c in body:
         yield (c.get("id"), c.get("name"), c.get("count"), c.get("description"), _naive_time(c.get("created")),
                None if c.get("is_visible") is None else bool(c.get("is_visible")), c.get("project_id"))
@@ -196,7 +199,7 @@ def _lexicon(call: Call[LexiconArgs]) -> Iterator[tuple[Any, ...]]:
         raise ArgumentError(call.function, "account", "Lexicon is an App API and needs a service account with a "
                             "project_id; a legacy project secret cannot read it")
     path = f"/projects/{pid}/schemas" + (f"/{call.args.entity_type}" if call.args.entity_type else "")
-    body = _expect(call, call.fetch("app", path, {}, ttl=cache_ttl(DISCOVERY_TTL)), dict)
+    body = expect(call.function, call.fetch("app", path, {}, ttl=cache_ttl(DISCOVERY_TTL)), dict, path)
     for entry in body.get("results") or []:
         schema = entry.get("schemaJson") or {}
         yield (entry.get("entityType"), entry.get("name"), schema.get("description"), schema.get("properties"),
@@ -235,8 +238,8 @@ def _annotations(call: Call[AnnotationsArgs]) -> Iterator[tuple[Any, ...]]:
                             "with a project_id")
     # The App API spells these in camelCase (FACTS.md §5.12).
     params = {"fromDate": a.from_date and a.from_date.isoformat(), "toDate": a.to_date and a.to_date.isoformat()}
-    body = _expect(call, call.fetch("app", f"/projects/{pid}/annotations", params, ttl=cache_ttl(DISCOVERY_TTL)),
-                   dict)
+    raw = call.fetch("app", f"/projects/{pid}/annotations", params, ttl=cache_ttl(DISCOVERY_TTL))
+    body = expect(call.function, raw, dict, "/annotations")
     for n in body.get("results") or []:
         user = n.get("user") or {}
         name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p) or None
@@ -260,14 +263,6 @@ FUNCTIONS = (MP_EVENTS, MP_TOP_EVENTS, MP_PROPERTIES, MP_PROPERTY_VALUES, MP_FUN
 
 
 # ---------------------------------------------------------------------------------------------- shared parts
-
-
-def _expect(call: Call[Any], body: Any, kind: type) -> Any:
-    """``body`` if it has the documented JSON type; else a clear error rather than wrong rows."""
-    if not isinstance(body, kind):
-        raise MpsqlError(f"{call.function}: Mixpanel answered with a JSON {type(body).__name__}, expected "
-                         f"{'an array' if kind is list else 'an object'}")
-    return body
 
 
 def _naive_time(text: Any) -> dt.datetime | None:
