@@ -48,8 +48,10 @@ class Emulator:
     def __init__(self, seed: int = 7, today: dt.date | None = None, days: int = 90, users: int = 3000,
                  rate_limits: RateLimits | None = None, host: str = "127.0.0.1", port: int = 0,
                  retry_after: bool = True, clock: Callable[[], float] | None = None,
-                 project_id: int | None = None, faults: FaultPlan | None = None) -> None:
+                 project_id: int | None = None, faults: FaultPlan | None = None, latency: float = 0.0) -> None:
         self.seed = seed
+        # Seconds every API request waits before it is answered: Mixpanel's round trip, for benchmarks.
+        self.latency = latency
         self.today: dt.date = today or dt.datetime.now(dt.UTC).date()
         self.dataset = Dataset(seed, self.today, days, users)
         self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
@@ -285,6 +287,8 @@ class _Handler(BaseHTTPRequestHandler):
                 headers = {"Retry-After": str(adm.retry_after)} if emu.retry_after else {}
                 raise HttpError(429, adm.message, headers)
             self._admitted_family = family
+        if emu.latency and family != "control":
+            time.sleep(emu.latency)
         resp = route.handler(emu, req)
         self._send_response(req, resp)
 
