@@ -9,6 +9,7 @@ from __future__ import annotations
 from mpsql.errors import (
     ArgumentError,
     AuthError,
+    Cancelled,
     ConfigError,
     MixpanelError,
     MpsqlError,
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ArgumentError",
     "AuthError",
+    "Cancelled",
     "ConfigError",
     "MixpanelError",
     "MpsqlError",
@@ -37,11 +39,12 @@ __all__ = [
     "__version__",
     "connect",
     "install",
+    "interrupt",
 ]
 
 
 def __getattr__(name: str):  # lazy: `import mpsql` stays cheap for the CLI's start-up
-    if name in ("connect", "install"):
+    if name in ("connect", "install", "interrupt"):
         from mpsql import connection
 
         return getattr(connection, name)

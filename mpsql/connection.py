@@ -68,6 +68,16 @@ def install(con: duckdb.DuckDBPyConnection, *, account: str | Account | None = N
     return con
 
 
+def interrupt(con: duckdb.DuckDBPyConnection) -> None:
+    """Stop the statement running on ``con`` — DuckDB's work and the mp_* sources' HTTP transfers, retries and
+    rate-budget waits. Safe from another thread or a signal handler; ``con.interrupt()`` alone lets a running
+    source finish its download."""
+    ctx = _contexts.get(con)
+    if ctx is not None:
+        ctx.interrupt()
+    con.interrupt()
+
+
 def context_of(con: duckdb.DuckDBPyConnection) -> Context | None:
     """The installation state of ``con`` (used by the CLI for progress and error unwrapping)."""
     return _contexts.get(con)

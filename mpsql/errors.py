@@ -90,6 +90,10 @@ class ServerError(MixpanelError):
     """5xx persisted after every retry the policy allows."""
 
 
+class Cancelled(MpsqlError):
+    """The statement that wanted this was cancelled (Ctrl-C, ``mpsql.interrupt``, LIMIT reached, an error elsewhere)."""
+
+
 class TransportError(MpsqlError):
     """The response did not arrive whole: refused, dropped or timed-out connection."""
 

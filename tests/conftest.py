@@ -50,9 +50,11 @@ def emulator(emulator_session):
     from mpsql.emulator import RateLimits as ServerLimits
 
     emulator_session.rate_limits = ServerLimits.unlimited()
+    emulator_session.latency = 0.0
     yield emulator_session
     emulator_session.reset()
     emulator_session.rate_limits = ServerLimits.unlimited()  # module-scoped users of the session emulator
+    emulator_session.latency = 0.0
 
 
 @pytest.fixture

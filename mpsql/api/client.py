@@ -12,7 +12,6 @@ import base64
 import hashlib
 import json
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from mpsql.api.regions import Family, base_url
 from mpsql.api.retry import RetryPolicy, parse_retry_after
 from mpsql.errors import (
     AuthError,
+    Cancelled,
     MixpanelError,
     MpsqlError,
     PlanError,
@@ -53,8 +53,11 @@ class Sink(Protocol):
 S = TypeVar("S", bound=Sink)
 
 
-class Cancelled(MpsqlError):
-    """The statement that wanted this response was cancelled (LIMIT reached, Ctrl-C, or an error elsewhere)."""
+class CancelFlag(Protocol):
+    """What stops a request early: a ``threading.Event`` or anything with its ``is_set`` and ``wait``."""
+
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 @dataclass
@@ -129,7 +132,7 @@ class MixpanelClient:
     # -- what callers use ---------------------------------------------------------------------------------------
 
     def download(self, family: Family, endpoint: str, params: dict[str, Any],
-                 sink_factory: Callable[[bool], S], cancel: threading.Event | None = None) -> tuple[S, RequestRecord]:
+                 sink_factory: Callable[[bool], S], cancel: CancelFlag | None = None) -> tuple[S, RequestRecord]:
         """Stream a body into a fresh sink per attempt (``sink_factory(gzip)``); return the sink of the whole one
         and the request's log record (the caller fills in ``rows``)."""
         return self._attempt_loop(family, endpoint, self._query_params(family, params), sink_factory, cancel)
@@ -140,7 +143,7 @@ class MixpanelClient:
 
     def fetch_json(self, family: Family, endpoint: str, params: dict[str, Any] | None = None, *,
                    method: str = "GET", cache_ttl: float | None = None,
-                   cancel: threading.Event | None = None) -> Reply:
+                   cancel: CancelFlag | None = None) -> Reply:
         """A JSON document by GET, or by POST with the parameters as a form body (Engage, cohorts, JQL).
 
         With ``cache_ttl`` a response stored less than that many seconds ago is answered from the on-disk
@@ -214,7 +217,7 @@ class MixpanelClient:
         return text
 
     def _attempt_loop(self, family: Family, endpoint: str, query: dict[str, str], sink_factory: Callable[[bool], S],
-                      cancel: threading.Event | None, *, gzip_ok: bool = True,
+                      cancel: CancelFlag | None, *, gzip_ok: bool = True,
                       method: str = "GET") -> tuple[S, RequestRecord]:
         base = base_url(self.account.region, family, self.account.api_url)
         url = base + endpoint
@@ -238,14 +241,16 @@ class MixpanelClient:
                 status: int | None = None
                 retry_after: float | None = None
                 try:
-                    with budget.slot(self._announce_budget(family)), \
+                    with budget.slot(self._announce_budget(family), cancel), \
                             self._http.stream(method, url, params=url_params, data=form, headers=headers) as resp:
                         status = resp.status_code
                         record.status = status
                         if status == 200:
                             gzip = resp.headers.get("content-encoding", "").lower() == "gzip"
                             sink = sink_factory(gzip)
-                            for chunk in resp.iter_raw(1 << 16):
+                            # Chunks as they arrive (no fixed size to fill), so a cancel is seen promptly even
+                            # while a slow body trickles in.
+                            for chunk in resp.iter_raw():
                                 _check(cancel)
                                 record.bytes += len(chunk)
                                 sink.feed(chunk)
@@ -314,12 +319,12 @@ def _param_text(value: Any) -> str:
     return str(value)
 
 
-def _check(cancel: threading.Event | None) -> None:
+def _check(cancel: CancelFlag | None) -> None:
     if cancel is not None and cancel.is_set():
         raise Cancelled("cancelled")
 
 
-def _sleep(seconds: float, cancel: threading.Event | None) -> None:
+def _sleep(seconds: float, cancel: CancelFlag | None) -> None:
     if cancel is None:
         time.sleep(seconds)
     elif cancel.wait(seconds):

@@ -13,10 +13,17 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from mpsql.api.regions import Family
+from mpsql.errors import Cancelled
 
 PER_SECOND_WINDOW = 1.1
+
+
+class _Flag(Protocol):
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -82,14 +89,20 @@ class Budget:
             return self.limits.per_hour - sum(1 for t in self._sent if now - t < 3600)
 
     @contextmanager
-    def slot(self, announce: Callable[[float, str], None] | None = None) -> Iterator[None]:
-        """Hold one request slot; blocks (announcing the wait) until the budget allows one."""
+    def slot(self, announce: Callable[[float, str], None] | None = None,
+             cancel: _Flag | None = None) -> Iterator[None]:
+        """Hold one request slot; blocks (announcing the wait) until the budget allows one.
+
+        A wait can last up to an hour once the hourly budget is spent, so ``cancel`` ends it (``Cancelled``).
+        """
         with self._cond:
             while True:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("cancelled while waiting for the rate budget")
                 concurrent = self.limits.concurrent
                 if concurrent is not None and self._running >= concurrent:
                     self.waits += 1
-                    self._cond.wait(timeout=1.0)
+                    self._cond.wait(timeout=0.2 if cancel is not None else 1.0)
                     continue
                 delay = self._delay(self._clock())
                 if delay <= 0:
@@ -101,7 +114,11 @@ class Budget:
                     announce(delay, reason)
                 self._cond.release()
                 try:
-                    self._sleep(delay)
+                    if cancel is not None:
+                        if cancel.wait(delay):
+                            raise Cancelled("cancelled while waiting for the rate budget")
+                    else:
+                        self._sleep(delay)
                 finally:
                     self._cond.acquire()
             self._sent.append(self._clock())

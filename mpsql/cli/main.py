@@ -120,9 +120,8 @@ class Cancellation:
     """Ctrl-C for the statements of one connection, and the progress line they draw.
 
     DuckDB's interrupt alone does not stop a scan of a Python source before the source ends: every remaining
-    export window would still be downloaded. So Ctrl-C also sets ``requested``, which ``on_progress`` (called
-    by the mp_* sources from whichever thread runs them) turns into KeyboardInterrupt inside the source: its
-    cleanup stops the HTTP transfer and the statement fails at once.
+    export window would still be downloaded. So Ctrl-C goes through ``mpsql.connection.interrupt``, which
+    also cancels the sources' HTTP transfers and waits, and sets ``requested`` so that fetching stops too.
     """
 
     def __init__(self, progress: ProgressLine | None = None) -> None:
@@ -130,9 +129,7 @@ class Cancellation:
         self.requested = threading.Event()
 
     def on_progress(self, p: Progress) -> None:
-        """The connection's ``on_progress``: draws the line, or stops the calling source once Ctrl-C was pressed."""
-        if self.requested.is_set():
-            raise KeyboardInterrupt
+        """The connection's ``on_progress``: draws the line."""
         if self.progress is not None:
             self.progress.update(p)
 
@@ -168,8 +165,10 @@ def run_statement(con: duckdb.DuckDBPyConnection, statement: Any, *, fmt: str, m
         return _execute(con, statement, fmt, max_rows, out, err, debug, cancel, width)
 
     def interrupt(signum: int, frame: Any) -> None:  # the statement stops where it next looks
+        from mpsql.connection import interrupt as stop
+
         cancel.requested.set()
-        con.interrupt()
+        stop(con)
 
     codes: list[int] = []
     worker = threading.Thread(target=lambda: codes.append(_execute(con, statement, fmt, max_rows, out, err, debug,
@@ -230,12 +229,12 @@ def report_failure(con: duckdb.DuckDBPyConnection, exc: BaseException, err: Text
     import duckdb
 
     from mpsql.connection import context_of
-    from mpsql.errors import ConfigError
+    from mpsql.errors import Cancelled, ConfigError
     from mpsql.functions._duckdb import unwrap
 
     ctx = context_of(con)
     cause = ctx.last_error if ctx is not None else None
-    if (isinstance(cause, KeyboardInterrupt) or isinstance(exc, duckdb.InterruptException)
+    if (isinstance(cause, KeyboardInterrupt | Cancelled) or isinstance(exc, duckdb.InterruptException)
             or "Query interrupted" in str(exc)):
         print("\nmpsql: interrupted", file=err)
         return EXIT_INTERRUPTED

@@ -66,6 +66,7 @@ def _runner(fn: TableFunction, ctx: Context):
 
 
 def _recording(batches: Iterator[pa.RecordBatch], ctx: Context) -> Iterator[pa.RecordBatch]:
+    ctx.enter()  # on the first pull: a source that is never read never counts as running
     try:
         yield from batches
     except GeneratorExit:
@@ -73,3 +74,5 @@ def _recording(batches: Iterator[pa.RecordBatch], ctx: Context) -> Iterator[pa.R
     except BaseException as exc:
         ctx.last_error = exc
         raise
+    finally:
+        ctx.leave()

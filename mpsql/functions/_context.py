@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +26,31 @@ class Progress:
     bytes: int = 0
 
 
+class CancelScope:
+    """One statement's cancel flag: set by the statement itself (LIMIT reached, an error) or, through its
+    parent, by ``mpsql.interrupt(con)`` / Ctrl-C. Reads like a ``threading.Event``."""
+
+    def __init__(self, parent: threading.Event) -> None:
+        self._own = threading.Event()
+        self._parent = parent
+
+    def set(self) -> None:
+        self._own.set()
+
+    def is_set(self) -> bool:
+        return self._own.is_set() or self._parent.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until set or ``timeout`` seconds passed; True when set."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+            if left <= 0:
+                return False
+            self._own.wait(left)
+        return True
+
+
 @dataclass
 class Context:
     """Per-installation settings and state; one per ``install()`` call."""
@@ -36,8 +62,38 @@ class Context:
     notice: Callable[[str], None] | None = None
     today: Callable[[], dt.date] = field(default=lambda: dt.datetime.now(dt.UTC).date())
     last_error: BaseException | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    _running: int = 0
     _clients: dict[str, MixpanelClient] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def scope(self) -> CancelScope:
+        """A cancel flag for one call that ``interrupt`` also sets."""
+        return CancelScope(self.cancel)
+
+    @property
+    def running(self) -> int:
+        """How many mp_* sources are producing rows right now."""
+        return self._running
+
+    def enter(self) -> None:
+        """A source starts producing rows."""
+        with self._lock:
+            self._running += 1
+
+    def leave(self) -> None:
+        """A source is done; once none is running, an interrupt has done its work and is forgotten."""
+        with self._lock:
+            self._running -= 1
+            if self._running <= 0:
+                self._running = 0
+                self.cancel.clear()
+
+    def interrupt(self) -> None:
+        """Stop the running sources at their next check: between chunks, in retry and rate-budget waits."""
+        with self._lock:
+            if self._running:
+                self.cancel.set()
 
     def client(self, function: str, account_name: str | None) -> MixpanelClient:
         """The client for ``account := name`` (or the installation's account); ``ArgumentError`` if unknown."""

@@ -18,8 +18,9 @@ import pyarrow as pa
 
 from mpsql.api.client import MixpanelClient, Reply
 from mpsql.api.regions import Family
+from mpsql.errors import Cancelled
 from mpsql.functions._args import Args, parse_call
-from mpsql.functions._context import Context, Progress
+from mpsql.functions._context import CancelScope, Context, Progress
 from mpsql.functions._spec import TableFunction
 
 A = TypeVar("A", bound=Args)
@@ -48,18 +49,30 @@ class Call(Generic[A]):
     today: dt.date
     replies: list[Reply] = field(default_factory=list)
     progress: Progress | None = None
+    cancel: CancelScope | None = None
 
     def fetch(self, family: Family, endpoint: str, params: dict[str, Any] | None = None, *, method: str = "GET",
               ttl: float | None = None) -> Any:
         """The JSON body of one request (from the cache when ``ttl`` allows); the reply is kept for ``rows``."""
-        reply = self.client.fetch_json(family, endpoint, params, method=method, cache_ttl=ttl)
+        return self.accept(self.request(family, endpoint, params, method=method, ttl=ttl))
+
+    def request(self, family: Family, endpoint: str, params: dict[str, Any] | None = None, *, method: str = "GET",
+                ttl: float | None = None) -> Reply:
+        """One request, nothing recorded: safe to run on worker threads (pair it with ``accept`` in order)."""
+        return self.client.fetch_json(family, endpoint, params, method=method, cache_ttl=ttl, cancel=self.cancel)
+
+    def accept(self, reply: Reply) -> Any:
+        """Keep ``reply`` (for ``report``'s row count and the progress line's bytes); returns its body."""
         self.replies.append(reply)
         if self.progress is not None:
             self.progress.bytes += reply.record.bytes
         return reply.body
 
     def report(self, rows: int) -> None:
-        """Count ``rows`` against the last reply (``mp_requests().rows``) and the progress line."""
+        """Count ``rows`` against the last reply (``mp_requests().rows``) and the progress line; a cancelled
+        statement stops here, between pages."""
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled(f"{self.function}: cancelled")
         if self.replies:
             record = self.replies[-1].record
             record.rows = (record.rows or 0) + rows
@@ -89,7 +102,7 @@ def rows_function(*, name: str, schema: pa.Schema, model: type[A], positional: t
         args.check(name, today)
         account = getattr(args, "account", None)
         client = ctx.client(name, account) if needs_account else None
-        call = Call(name, args, client, ctx, today)  # type: ignore[arg-type]
+        call = Call(name, args, client, ctx, today, cancel=ctx.scope())  # type: ignore[arg-type]
         if progress:
             call.progress = Progress(function=name)
         return _run(call, produce, schema)

@@ -33,11 +33,11 @@ import duckdb
 import pyarrow as pa
 from pydantic import Field
 
-from mpsql.api.client import Cancelled, MixpanelClient
+from mpsql.api.client import MixpanelClient
 from mpsql.api.framing import TERMINATED_EARLY, JsonlBody
-from mpsql.errors import StreamTruncated
+from mpsql.errors import Cancelled, StreamTruncated
 from mpsql.functions._args import Args, Day, Names, check_date_range, parse_call
-from mpsql.functions._context import Context, Progress
+from mpsql.functions._context import CancelScope, Context, Progress
 from mpsql.functions._duckdb import Binary, Col, In, Lit, Node
 from mpsql.functions._spec import TableFunction
 
@@ -326,7 +326,7 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
         return
     total_days = (plan.to_date - plan.from_date).days + 1
     progress = Progress(function=NAME, windows_total=-(-total_days // (args.window_days or 1)))
-    cancel = threading.Event()
+    cancel = ctx.scope()  # set when the consumer stops, or by mpsql.interrupt(con) / Ctrl-C
     ready: queue.Queue[Window | BaseException | None] = queue.Queue(maxsize=1)
     workdir = tempfile.mkdtemp(prefix="mpsql-export-")
     remaining = [args.max_events]  # rows still allowed under max_events, shared with the worker
@@ -371,13 +371,15 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
 
     def window_batches() -> Iterator[pa.RecordBatch]:
         while True:
-            item = ready.get()
+            item = _get(ready, cancel)
             if item is None:
                 return
             if isinstance(item, BaseException):
                 raise item
             try:
                 for batch in item.rows():
+                    if cancel.is_set():
+                        raise Cancelled(f"{NAME}: cancelled")
                     if remaining[0] is not None:
                         if remaining[0] <= 0:
                             break
@@ -437,7 +439,17 @@ def _report(ctx: Context, progress: Progress) -> None:
         ctx.on_progress(progress)
 
 
-def _put(q: queue.Queue, item: Any, cancel: threading.Event) -> None:
+def _get(q: queue.Queue, cancel: CancelScope) -> Any:
+    """The worker's next item; ``Cancelled`` if the statement is interrupted while waiting for it."""
+    while True:
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            if cancel.is_set():
+                raise Cancelled(f"{NAME}: cancelled") from None
+
+
+def _put(q: queue.Queue, item: Any, cancel: CancelScope) -> None:
     """Hand ``item`` to the consumer, unless the statement was cancelled while waiting."""
     while not cancel.is_set():
         try:

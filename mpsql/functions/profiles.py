@@ -1,8 +1,9 @@
 """``mp_profiles``: user (or group) profiles from Engage, every page, streamed one page at a time.
 
 Engage pages by ``session_id`` + ``page`` (FACTS.md §5.2): page 0 returns the session and ``total``; further
-pages follow while a page is full (``page_size``, 1000). Each page is one request against the Query API budget
-and becomes one Arrow batch, so memory stays flat however many profiles match. A page that fails is retried
+pages follow while a page is full (``page_size``, 1000), fetched a few at a time in order. Each page is one
+request against the Query API budget and becomes one Arrow batch, so memory stays flat however many profiles
+match. A page that fails is retried
 whole by the client, so rows are never duplicated; if the rows seen differ from Engage's ``total``, a notice
 says so.
 """
@@ -10,13 +11,17 @@ says so.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Annotated, Any
 
 import pyarrow as pa
 from pydantic import BeforeValidator, Field
 
+from mpsql.api.client import Reply
 from mpsql.errors import ArgumentError, MpsqlError
 from mpsql.functions._args import Args, Names
 from mpsql.functions._rows import Call, rows_function
@@ -101,6 +106,7 @@ def _params(args: ProfilesArgs, ids: list[str] | None) -> dict[str, Any]:
 
 
 def _pages(call: Call[ProfilesArgs]) -> Iterator[tuple[Any, ...]]:
+    """Page 0 first (it names the session and the total), then the rest ``AHEAD`` at a time, in order."""
     args = call.args
     ids = None
     if args.distinct_ids is not None:
@@ -108,35 +114,76 @@ def _pages(call: Call[ProfilesArgs]) -> Iterator[tuple[Any, ...]]:
         if not ids:
             return  # an empty list selects nobody; no request
     base = _params(args, ids)
-    page, session, total, seen = 0, None, None, 0
-    progress = call.progress
-    while True:
-        params = dict(base, page=page, session_id=session) if page else base
-        body = call.fetch("query", "/engage", params, method="POST")
-        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-            raise MpsqlError(f"{NAME}: Engage answered without a results list: {str(body)[:200]}")
-        results = body["results"]
-        if page == 0:
-            session = body.get("session_id")
-            total = body.get("total")
-            page_size = int(body.get("page_size") or 1000)
-            if progress is not None and isinstance(total, int):
-                progress.windows_total = max(1, -(-total // page_size))
-        for item in results:
-            yield _row(item)
-        seen += len(results)
-        call.report(len(results))
-        if len(results) < page_size:
-            break
+    first = _results(call.fetch("query", "/engage", base, method="POST"))
+    body, results = first
+    session, total = body.get("session_id"), body.get("total")
+    page_size = int(body.get("page_size") or 1000)
+    if call.progress is not None and isinstance(total, int):
+        call.progress.windows_total = max(1, -(-total // page_size))
+    yield from _emit(call, results)
+    seen, page, last = len(results), 1, len(results)
+    while last >= page_size:
         if session is None:
             if isinstance(total, int) and seen >= total:
                 break
-            raise MpsqlError(f"{NAME}: Engage answered a full page of {len(results)} profiles without a "
+            raise MpsqlError(f"{NAME}: Engage answered a full page of {last} profiles without a "
                              f"session_id, so the pages after it cannot be fetched (total: {total})")
-        page += 1
+        # Pages the total says exist are fetched ahead; past it (profiles added while paging), one at a time.
+        known = max(page + 1, -(-total // page_size)) if isinstance(total, int) else page + 1
+        for results in _fetch_ahead(call, base, session, range(page, known)):
+            yield from _emit(call, results)
+            seen, page, last = seen + len(results), page + 1, len(results)
+            if last < page_size:
+                break
     if isinstance(total, int) and total != seen:
         call.client.notice(f"{NAME}: Engage reported {total} matching profiles but served {seen} "
                            "(profiles changed while paging?)")
+
+
+AHEAD = 4  # pages in flight at once: the Query API allows 5 concurrent requests per project (FACTS.md §3)
+
+
+def _fetch_ahead(call: Call[ProfilesArgs], base: dict[str, Any], session: str,
+                 pages: range) -> Iterator[list[dict[str, Any]]]:
+    """The results of ``pages`` in order, up to ``AHEAD`` requests running at once (as mixpanel_data's parallel
+    profile fetch did), so a long walk is not one round trip per page; at most ``AHEAD`` pages are held."""
+    if len(pages) == 1:
+        yield _results(call.fetch("query", "/engage", dict(base, page=pages[0], session_id=session),
+                                  method="POST"))[1]
+        return
+    pool = ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="mpsql-engage")
+    pending: deque[Future[Reply]] = deque()
+    todo = iter(pages)
+    try:
+        for n in itertools.islice(todo, AHEAD):
+            pending.append(pool.submit(call.request, "query", "/engage", dict(base, page=n, session_id=session),
+                                       method="POST"))
+        while pending:
+            reply = pending.popleft().result()
+            n = next(todo, None)
+            if n is not None:
+                pending.append(pool.submit(call.request, "query", "/engage",
+                                           dict(base, page=n, session_id=session), method="POST"))
+            yield _results(call.accept(reply))[1]
+    finally:
+        # Stopped early (LIMIT, a short page, an error): abandon queued pages, stop the ones in flight.
+        for future in pending:
+            future.cancel()
+        if pending and call.cancel is not None:
+            call.cancel.set()
+        pool.shutdown(wait=True)
+
+
+def _results(body: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise MpsqlError(f"{NAME}: Engage answered without a results list: {str(body)[:200]}")
+    return body, body["results"]
+
+
+def _emit(call: Call[ProfilesArgs], results: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
+    for item in results:
+        yield _row(item)
+    call.report(len(results))
 
 
 def _row(item: dict[str, Any]) -> tuple[Any, ...]:

@@ -102,7 +102,9 @@ def test_many_pages_end_with_a_short_page_and_each_page_is_one_logged_request(bi
         ids = [r[0] for r in con.execute("SELECT distinct_id FROM mp_profiles()").fetchall()]
         assert sorted(ids) == sorted(truth)
         pages = [r.params for r in big.requests if r.path.endswith("/engage")]
-        assert [p.get("page", "0") for p in pages] == [str(i) for i in range(len(truth) // 1000 + 1)]
+        # page 0 first, then the rest fetched a few at a time: each page exactly once
+        assert pages[0].get("page", "0") == "0"
+        assert sorted(int(p.get("page", "0")) for p in pages) == list(range(len(truth) // 1000 + 1))
         assert len({p.get("session_id") for p in pages[1:]}) == 1
         log = con.execute("SELECT rows FROM mp_requests() WHERE endpoint = '/engage'").fetchall()
         assert [r[0] for r in log] == [1000] * (len(truth) // 1000) + [len(truth) % 1000]
@@ -149,3 +151,18 @@ def test_fewer_profiles_than_engage_reported_is_said_even_without_a_notice_callb
     finally:
         c.close()
     assert "reported 5 matching profiles but served 3" in capsys.readouterr().err
+
+
+def test_limit_stops_the_walk_early(big):
+    from mpsql.functions.profiles import AHEAD
+
+    creds = big.credentials
+    account = Account("big", creds.username, Secret(creds.secret), creds.project_id, "us", big.url)
+    con = mpsql.connect(account=account, rate_limits=RateLimits.unlimited(), retry=FAST_RETRY)
+    big.reset()
+    try:
+        assert len(con.execute("SELECT * FROM mp_profiles() LIMIT 5").fetchall()) == 5
+        # pages 0 and 1 (DuckDB reads one batch ahead of LIMIT), and those in flight when the statement stopped
+        assert len([r for r in big.requests if r.path.endswith("/engage")]) <= 2 + AHEAD
+    finally:
+        con.close()
