@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from mpsql.api.client import MixpanelClient, Reply
 from mpsql.api.regions import Family
-from mpsql.errors import Cancelled
+from mpsql.errors import Cancelled, ConfigError
 from mpsql.functions._args import Args, parse_call
 from mpsql.functions._context import CancelScope, Context, Progress
 from mpsql.functions._spec import TableFunction
@@ -34,7 +34,10 @@ REPORT_TTL = 300.0  # identical report requests within five minutes are answered
 def cache_ttl(default: float) -> float | None:
     """The TTL to use: ``$MPSQL_CACHE_TTL`` seconds if set (0 turns caching off), else ``default``."""
     raw = os.environ.get(ENV_TTL, "").strip()
-    seconds = float(raw) if raw else default
+    try:
+        seconds = float(raw) if raw else default
+    except ValueError:
+        raise ConfigError(f"${ENV_TTL} must be a number of seconds (0 turns caching off), not {raw!r}") from None
     return seconds if seconds > 0 else None
 
 

@@ -140,3 +140,13 @@ def test_a_secret_passed_as_a_parameter_is_masked_in_mp_requests(con, account):
                 [secret]).fetchall()
     text = str(con.execute("SELECT endpoint, params FROM mp_requests()").fetchall())
     assert "api_secret" in text and secret not in text
+
+
+def test_a_bad_cache_ttl_is_a_clear_configuration_error(con, emulator, monkeypatch):
+    from mpsql.errors import ConfigError
+
+    monkeypatch.setenv("MPSQL_CACHE_TTL", "an hour")
+    with pytest.raises(Exception, match="MPSQL_CACHE_TTL"):
+        con.execute("SELECT * FROM mp_events()").fetchall()
+    assert isinstance(mpsql.connection.context_of(con).last_error, ConfigError)
+    assert emulator.requests == []
