@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -225,14 +224,6 @@ class EventStore:
         return blocks
 
 
-_STORES: weakref.WeakKeyDictionary[Dataset, EventStore] = weakref.WeakKeyDictionary()
-_STORES_LOCK = threading.Lock()
-
-
 def store_for(dataset: Dataset) -> EventStore:
     """The (one, shared) EventStore of ``dataset``."""
-    with _STORES_LOCK:
-        store = _STORES.get(dataset)
-        if store is None:
-            store = _STORES[dataset] = EventStore(dataset)
-        return store
+    return dataset.derived("eventstore", EventStore)
