@@ -166,3 +166,15 @@ def test_limit_stops_the_walk_early(big):
         assert len([r for r in big.requests if r.path.endswith("/engage")]) <= 2 + AHEAD
     finally:
         con.close()
+
+
+def test_pages_travel_gzip_compressed_and_arrive_whole(con, emulator):
+    from mpsql.api.client import REQUEST_LOG
+
+    REQUEST_LOG.clear()
+    rows = con.execute("SELECT properties FROM mp_profiles()").fetchall()
+    served = [r for r in emulator.requests if r.path.endswith("/engage")]
+    assert [r.gzip for r in served] == [True, True, False]  # the final empty page is under gzip's 1400 bytes
+    wire = con.execute("SELECT sum(bytes) FROM mp_requests() WHERE endpoint = '/engage'").fetchall()[0][0]
+    assert wire == sum(r.bytes_sent for r in served)
+    assert wire < sum(len(r[0]) for r in rows) / 3  # compressed on the wire, whole once parsed
