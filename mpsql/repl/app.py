@@ -8,6 +8,7 @@ prompt, Ctrl-C clears the line and Ctrl-D exits.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import shlex
@@ -46,7 +47,7 @@ from mpsql.errors import ConfigError, MpsqlError
 from mpsql.repl import commands
 from mpsql.repl.completer import Catalog, NamesProvider, SqlCompleter
 from mpsql.repl.history import SafeHistory, configured_secrets, history_path
-from mpsql.repl.statements import is_command, is_complete, should_run
+from mpsql.repl.statements import is_command, is_complete, scan, should_run
 
 # Statement types after which the tables, columns or functions may have changed.
 _DDL = {"CREATE", "DROP", "ALTER", "ATTACH", "DETACH", "LOAD", "IMPORT", "COPY_DATABASE", "MULTI"}
@@ -94,8 +95,12 @@ class Repl:
         return open_connection(database, account=self._account, demo=self._demo, cancel=self.cancel)
 
     def refresh(self, names: bool = False) -> None:
-        """Reload the completion catalog (after DDL) and, if asked, the Mixpanel names (after discovery)."""
-        self.completer.catalog = Catalog.load(self.con)
+        """Reload the completion catalog (after DDL) and, if asked, the Mixpanel names (after discovery).
+
+        In an aborted transaction the catalog cannot be read: the one the completer has is kept.
+        """
+        with contextlib.suppress(duckdb.Error):
+            self.completer.catalog = Catalog.load(self.con)
         if names:
             self.completer.names = self._names(self.con)
 
@@ -281,8 +286,8 @@ class Repl:
         """Run a script as if typed: command lines, and SQL statements however they are split across lines."""
         pending = ""
         for line in text.splitlines(keepends=True):
-            if not pending.strip() and is_command(line):
-                code = self.submit(line)
+            if is_command(line) and _only_comments(pending):
+                code, pending = self.submit(line), ""
             else:
                 pending += line
                 if not is_complete(pending):
@@ -347,6 +352,12 @@ class Repl:
         """Close the ``.output`` file and the database."""
         self.set_output(None)
         self.con.close()
+
+
+def _only_comments(text: str) -> bool:
+    """Whether ``text`` holds no SQL yet: whitespace and finished comments only."""
+    s = scan(text)
+    return not s.tokens and not s.open_quote and s.in_comment != "/*"
 
 
 def _account_names() -> list[str]:

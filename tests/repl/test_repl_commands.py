@@ -108,3 +108,11 @@ def test_prefixes_and_unknown_commands(drive):
     assert "Error: unknown command .m;" in s.err  # ambiguous: .mode and .maxrows
     assert "Error: unknown command .nope;" in s.err and "Error: unknown command \\x;" in s.err
     assert "Error: .timer takes on or off" in s.err and "pager off" in s.err
+
+
+def test_read_runs_a_command_after_leading_comments(drive, tmp_path):
+    script = tmp_path / "script.sql"
+    script.write_text("-- set up\n/* output as CSV */\n.mode csv\nSELECT 1 AS a;\n")
+    s = drive(f".read {script}\r")
+    assert "Error" not in s.err
+    assert s.out == "a\n1\n"
