@@ -28,6 +28,11 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 3, 13
 
 FETCH_CHUNK = 10_000
 
+# Statements that answer DuckDB's placeholder result (one Success or Count column) instead of rows.
+_NO_RESULT = {"INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "TRANSACTION", "SET", "VARIABLE_SET",
+              "ATTACH", "DETACH", "LOAD", "COPY", "COPY_DATABASE", "VACUUM", "EXPORT", "PREPARE", "MERGE_INTO"}
+_PLACEHOLDERS = ((["Success"], ["BOOLEAN"]), (["Count"], ["BIGINT"]))
+
 
 def _parser() -> argparse.ArgumentParser:
     from mpsql.cli.render import FORMATS
@@ -201,6 +206,8 @@ def _execute(con: duckdb.DuckDBPyConnection, statement: Any, fmt: str, max_rows:
             return EXIT_OK
         columns = [d[0] for d in cursor.description]
         types = [str(d[1]) for d in cursor.description]
+        if statement.type.name in _NO_RESULT and (columns, types) in _PLACEHOLDERS:
+            return EXIT_OK  # DuckDB's stand-in for "no result" (the DuckDB CLI prints nothing either)
         if progress is not None and fmt not in ("table", "markdown"):  # these write while fetching
             progress.hold()
         write_result(out, fmt, columns, types, _chunks(cursor, cancel), max_rows=max_rows, width=width)
@@ -215,6 +222,18 @@ def _execute(con: duckdb.DuckDBPyConnection, statement: Any, fmt: str, max_rows:
         if progress is not None:
             progress.clear()
         return report_failure(con, exc, err, debug)
+    except BrokenPipeError:  # the reader went away (mpsql -c ... | head): nothing more to say
+        return EXIT_FAILED
+    except OSError as exc:  # the output cannot be written (a full disk, a closed .output file)
+        print(f"Error: cannot write the result: {exc.strerror or exc}", file=err)
+        return EXIT_FAILED
+    except Exception as exc:  # a bug: one line, not the worker thread's traceback
+        print(f"Error: {type(exc).__name__}: {exc} (mpsql --debug shows the traceback)", file=err)
+        if debug:
+            import traceback
+
+            traceback.print_exc(file=err)
+        return EXIT_FAILED
     finally:
         if progress is not None:
             progress.clear()

@@ -136,3 +136,42 @@ def test_progress_line_when_stderr_is_a_terminal(mp_env, monkeypatch):
                        out, err)
     assert code == 0
     assert "mp_export:" in err.getvalue() and "windows" in err.getvalue()
+
+
+def test_statements_without_a_result_print_nothing(mp_env):
+    """BEGIN, SET, CREATE, INSERT answer DuckDB's placeholder Success/Count; a CSV script must not carry it."""
+    r = run(["--format", "csv", "-c", "BEGIN; SET threads = 2; CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1); "
+             "COMMIT; SELECT * FROM t; INSERT INTO t VALUES (2) RETURNING a"], mp_env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "a\n1\na\n2\n"
+
+
+class _Unwritable(io.StringIO):
+    def __init__(self, error: OSError) -> None:
+        super().__init__()
+        self.error = error
+
+    def write(self, text: str) -> int:
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [BrokenPipeError(32, "Broken pipe"), OSError(28, "No space left on device")])
+def test_output_that_cannot_be_written_is_an_error_not_a_traceback(error, monkeypatch):
+    """``mpsql -c ... | head`` or a full disk: the statement's worker thread must not die with a traceback."""
+    import threading
+
+    import duckdb
+
+    died: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda hook_args: died.append(hook_args.exc_value))
+
+    from mpsql.cli.main import EXIT_FAILED, run_statement
+
+    con = duckdb.connect()
+    err = io.StringIO()
+    statement = con.extract_statements("SELECT * FROM range(10)")[0]
+    code = run_statement(con, statement, fmt="csv", max_rows=40, out=_Unwritable(error), err=err)
+    assert code == EXIT_FAILED
+    assert died == [] and "Traceback" not in err.getvalue()
+    if not isinstance(error, BrokenPipeError):  # the reader went away: nothing to say
+        assert "No space left on device" in err.getvalue()
