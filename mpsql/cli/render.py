@@ -28,13 +28,49 @@ _NUMERIC = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "
 
 
 def _text(value: Any) -> str:
+    """A value as DuckDB casts it to VARCHAR: NULL, true, [1, NULL], {'a': x}, \\x00 (never a Python repr)."""
     if value is None:
         return "NULL"
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, bytes):
+        return "".join(chr(b) if 32 <= b < 127 and b not in (39, 92) else f"\\x{b:02X}" for b in value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_quoted(str(k))}: {_nested(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_nested(v) for v in value) + "]"
     return str(value)
+
+
+_SPECIAL = set("[]{}(),:='\"\\")
+
+
+def _nested(value: Any) -> str:
+    """A value inside a LIST or STRUCT: strings are quoted where DuckDB quotes them (so NULL and 'NULL' differ)."""
+    if isinstance(value, str) and (not value or value != value.strip() or value.upper() == "NULL"
+                                   or any(c in _SPECIAL for c in value)):
+        return _quoted(value)
+    return _text(value)
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _unique(columns: Sequence[str]) -> list[str]:
+    """Column names made unique as DuckDB's ``df()`` does (a, a_1), so no JSON key hides another."""
+    seen: set[str] = set()
+    names = []
+    for c in columns:
+        name, k = c, 0
+        while name in seen:
+            k += 1
+            name = f"{c}_{k}"
+        seen.add(name)
+        names.append(name)
+    return names
 
 
 def _jsonable(value: Any, sql_type: str) -> Any:
@@ -75,11 +111,12 @@ def write_result(out: TextIO, fmt: str, columns: Sequence[str], types: Sequence[
         return n
     if fmt in ("json", "jsonl"):
         n = 0
+        names = _unique(columns)
         if fmt == "json":
             out.write("[")
         for chunk in chunks:
             for row in chunk:
-                doc = {c: _jsonable(v, t) for c, v, t in zip(columns, row, types, strict=True)}
+                doc = {c: _jsonable(v, t) for c, v, t in zip(names, row, types, strict=True)}
                 text = json.dumps(doc, ensure_ascii=False)
                 if fmt == "json":
                     out.write(("," if n else "") + "\n  " + text)

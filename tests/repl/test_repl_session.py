@@ -152,3 +152,19 @@ def test_an_unknown_account_is_a_configuration_error(capsys, monkeypatch, tmp_pa
     monkeypatch.setenv("MPSQL_HISTORY", str(tmp_path / "history"))
     assert start({"account": "nope"}) == EXIT_CONFIG
     assert "no account named 'nope'" in capsys.readouterr().err
+
+
+def test_a_failed_ddl_in_a_transaction_reports_one_error(drive):
+    s = drive("BEGIN;\rCREATE TABLE t (a INTEGER);\rCREATE TABLE t (a INTEGER);\rROLLBACK;\rSELECT 1 AS ok;\r")
+    assert [line for line in s.err.splitlines() if line.startswith("Error")] == [
+        'Error: Catalog Error: Table with name "t" already exists!']
+    assert "│ ok" in s.out
+
+
+def test_nested_values_null_blob_and_duplicate_names(drive):
+    s = drive(".mode csv\rSELECT [1, NULL] AS l, {'a': NULL, 'd': DATE '2024-01-02'} AS s, "
+              "[TIMESTAMP '2024-01-02 03:04:05'] AS ts, '\\x00\\xFFab'::BLOB AS b, [1.5::DECIMAL(4, 2)] AS dl;\r"
+              ".mode json\rSELECT 1 AS a, 2 AS a;\r")
+    assert s.out.startswith("l,s,ts,b,dl\n\"[1, NULL]\",\"{'a': NULL, 'd': 2024-01-02}\","
+                            "[2024-01-02 03:04:05],\\x00\\xFFab,[1.50]\n")
+    assert '{"a": 1, "a_1": 2}' in s.out  # no value is lost
