@@ -7,6 +7,7 @@ token, or contains the secret of any configured account.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
@@ -35,7 +36,15 @@ def is_sensitive(text: str, secrets: Iterable[str] = ()) -> bool:
     """Whether ``text`` may carry a credential and so must not be written to the history file."""
     if _SENSITIVE.search(text) or _TOKEN.search(text):
         return True
-    return any(s and len(s) >= 4 and s in text for s in secrets)
+    folded = text.casefold()
+    return any(form in folded for s in secrets if s and len(s) >= 4 for form in _forms(s))
+
+
+def _forms(secret: str) -> set[str]:
+    """How a secret may be typed, case-folded: as is, or base64-encoded (padded or not, URL-safe or not)."""
+    raw = secret.encode()
+    encoded = {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
+    return {secret.casefold()} | {e.casefold() for e in encoded} | {e.rstrip("=").casefold() for e in encoded}
 
 
 def configured_secrets() -> set[str]:

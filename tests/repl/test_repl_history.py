@@ -65,3 +65,11 @@ def test_history_path(tmp_path):
     assert history_path({"MPSQL_HISTORY": str(tmp_path / "h")}) == tmp_path / "h"
     assert history_path({"XDG_DATA_HOME": str(tmp_path)}) == tmp_path / "mpsql" / "history"
     assert history_path({}).parts[-4:] == (".local", "share", "mpsql", "history")
+
+
+@pytest.mark.parametrize("text", [
+    "SELECT 'CONFIGURED-S3CR3T-VALUE'",  # the configured secret in another case
+    "SELECT from_base64('Y29uZmlndXJlZC1zM2NyM3QtdmFsdWU=')",  # ... or base64-encoded
+])
+def test_the_configured_secret_in_another_form_is_sensitive(text):
+    assert is_sensitive(text, {SECRET})
