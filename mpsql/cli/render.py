@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import decimal
 import json
+import math
 import os
 import shutil
 import threading
@@ -91,6 +92,8 @@ def _jsonable(value: Any, sql_type: str) -> Any:
         return {str(k): _jsonable(v, "") for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v, "") for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value).replace("inf", "Infinity").replace("nan", "NaN")  # JSON has no NaN/Infinity literal
     return value
 
 

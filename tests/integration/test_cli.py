@@ -175,3 +175,10 @@ def test_output_that_cannot_be_written_is_an_error_not_a_traceback(error, monkey
     assert died == [] and "Traceback" not in err.getvalue()
     if not isinstance(error, BrokenPipeError):  # the reader went away: nothing to say
         assert "No space left on device" in err.getvalue()
+
+
+def test_json_output_stays_valid_json_with_nan_and_infinity():
+    sql = "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, '-inf'::DOUBLE AS c, 1.5::DOUBLE AS d"
+    r = run(["--format", "json", "-c", sql])
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [{"a": "NaN", "b": "Infinity", "c": "-Infinity", "d": 1.5}]
