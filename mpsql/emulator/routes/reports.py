@@ -269,17 +269,23 @@ def _range_or_interval(emu: Emulator, p: dict[str, str], unit: str) -> tuple[dt.
     return start, emu.today
 
 
-def events(emu: Emulator, req: Request) -> Response:
-    """``/events``: event (JSON array), type, unit, from_date/to_date or interval."""
-    p = req.params
-    names = _json_list(p, "event")
-    assert names is not None
+def _required_type_and_unit(p: dict[str, str]) -> tuple[str, str]:
+    """``type`` and ``unit``, both required on ``/events`` and ``/events/properties`` (FACTS §5.9)."""
     kind = _choice(p, "type", TYPES, None)
     unit = _choice(p, "unit", SEGMENTATION_UNITS, None)
     if kind is None:
         raise HttpError(400, messages.missing_param("type"))
     if unit is None:
         raise HttpError(400, messages.missing_param("unit"))
+    return kind, unit
+
+
+def events(emu: Emulator, req: Request) -> Response:
+    """``/events``: event (JSON array), type, unit, from_date/to_date or interval."""
+    p = req.params
+    names = _json_list(p, "event")
+    assert names is not None
+    kind, unit = _required_type_and_unit(p)
     from_date, to_date = _range_or_interval(emu, p, unit)
     _json_format(p)
     buckets = _buckets(from_date, to_date, unit, None, kind)
@@ -292,12 +298,7 @@ def event_properties(emu: Emulator, req: Request) -> Response:
     event = _required(p, "event")
     name = _required(p, "name")
     values = _json_list(p, "values", required=False)
-    kind = _choice(p, "type", TYPES, None)
-    unit = _choice(p, "unit", SEGMENTATION_UNITS, None)
-    if kind is None:
-        raise HttpError(400, messages.missing_param("type"))
-    if unit is None:
-        raise HttpError(400, messages.missing_param("unit"))
+    kind, unit = _required_type_and_unit(p)
     from_date, to_date = _range_or_interval(emu, p, unit)
     limit = _limit(p, 255)
     _json_format(p)
