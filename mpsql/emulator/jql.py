@@ -35,11 +35,13 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from mpsql.emulator.datagen import Dataset
 from mpsql.emulator.eventstore import Event, store_for
 from mpsql.emulator.where import Expr, WhereSyntaxError, compile_where
+
+T = TypeVar("T")
 
 __all__ = ["JQLError", "Source", "run"]
 
@@ -207,17 +209,21 @@ class _Parser:
             return self.arrow([self.name()])
         if self.at("(") and self._arrow_params_ahead():
             self.take()
-            params = []
-            while not self.at(")"):
-                params.append(self.name())
-                if not self.at(")"):
-                    self.expect(",")
-            self.take()
-            return self.arrow(params)
+            return self.arrow(self.listed(")", self.name))
         node = self.ternary()
         if self.at("="):
             raise _unsupported("Assignment")
         return node
+
+    def listed(self, close: str, item: Callable[[], T]) -> list[T]:
+        """Comma-separated ``item``s up to ``close`` (the opener already taken); consumes ``close``."""
+        items = []
+        while not self.at(close):
+            items.append(item())
+            if not self.at(close):
+                self.expect(",")
+        self.take()
+        return items
 
     def _arrow_params_ahead(self) -> bool:
         j = 1
@@ -273,13 +279,7 @@ class _Parser:
                 node = ("get", node, key)
             elif self.at("("):
                 self.take()
-                args = []
-                while not self.at(")"):
-                    args.append(self.expr())
-                    if not self.at(")"):
-                        self.expect(",")
-                self.take()
-                node = ("call", node, tuple(args))
+                node = ("call", node, tuple(self.listed(")", self.expr)))
             else:
                 return node
 
@@ -294,13 +294,7 @@ class _Parser:
                 if self.peek().kind == "name":
                     self.take()
                 self.expect("(")
-                params = []
-                while not self.at(")"):
-                    params.append(self.name())
-                    if not self.at(")"):
-                        self.expect(",")
-                self.take()
-                return ("func", tuple(params), self.body())
+                return ("func", tuple(self.listed(")", self.name)), self.body())
             if t.value in _REFUSED or t.value in ("var", "let", "const", "return"):
                 raise _unsupported(f"{t.value!r} at position {t.pos}")
             return ("name", t.value)
@@ -309,13 +303,7 @@ class _Parser:
             self.expect(")")
             return node
         if t.kind == "op" and t.value == "[":
-            items = []
-            while not self.at("]"):
-                items.append(self.expr())
-                if not self.at("]"):
-                    self.expect(",")
-            self.take()
-            return ("array", tuple(items))
+            return ("array", tuple(self.listed("]", self.expr)))
         if t.kind == "op" and t.value == "{":
             pairs = []
             while not self.at("}"):

@@ -89,9 +89,8 @@ def unknown_bookmark(bookmark_id: int) -> str:
 
 
 def _required(p: dict[str, str], name: str) -> str:
-    raw = p.get(name, "")
-    if raw.strip() == "":
-        raise HttpError(400, messages.missing_param(name))
+    raw = _given(p, name, required=True)
+    assert raw is not None
     return raw
 
 
@@ -126,11 +125,19 @@ def _choice(p: dict[str, str], name: str, choices: Sequence[str], default: str |
     return raw
 
 
-def _expr(p: dict[str, str], name: str, required: bool = False) -> Expr | None:
+def _given(p: dict[str, str], name: str, required: bool) -> str | None:
+    """The parameter's text, or None when absent or blank (a 400 naming it when ``required``)."""
     raw = p.get(name, "")
     if raw.strip() == "":
         if required:
             raise HttpError(400, messages.missing_param(name))
+        return None
+    return raw
+
+
+def _expr(p: dict[str, str], name: str, required: bool = False) -> Expr | None:
+    raw = _given(p, name, required)
+    if raw is None:
         return None
     try:
         return compile_where(raw)
@@ -139,10 +146,8 @@ def _expr(p: dict[str, str], name: str, required: bool = False) -> Expr | None:
 
 
 def _json_list(p: dict[str, str], name: str, required: bool = True) -> list[str] | None:
-    raw = p.get(name, "")
-    if raw.strip() == "":
-        if required:
-            raise HttpError(400, messages.missing_param(name))
+    raw = _given(p, name, required)
+    if raw is None:
         return None
     try:
         value = json.loads(raw)
