@@ -13,6 +13,7 @@
         ServerError            5xx after retries
       TransportError           the bytes did not arrive (connection refused, dropped, timed out)
         StreamTruncated        body cut mid-line, broken gzip, or a trailing "terminated early"
+      InvalidResponse          a whole response that is not what the API documents (a line that is no event)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "ArgumentError",
     "AuthError",
     "ConfigError",
+    "InvalidResponse",
     "MixpanelError",
     "MpsqlError",
     "PlanError",
@@ -100,3 +102,10 @@ class TransportError(MpsqlError):
 
 class StreamTruncated(TransportError):
     """An export body ended mid-record, had broken gzip, or ended with 'terminated early'."""
+
+
+class InvalidResponse(MpsqlError):
+    """A response arrived whole but is not what the API documents (e.g. an export line that is not an event).
+
+    Not retried: the same request would most likely get the same answer.
+    """

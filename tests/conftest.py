@@ -22,13 +22,16 @@ os.environ["MP_CONFIG_PATH"] = os.path.join(os.path.dirname(__file__), "fixtures
 
 # Nothing a test caches may land in a developer's ~/.cache; each test also gets a fresh folder (below).
 os.environ["MPSQL_CACHE_DIR"] = tempfile.mkdtemp(prefix="mpsql-test-cache-")
-os.environ.pop("MPSQL_CACHE_TTL", None)
+os.environ["MPSQL_STORE_DIR"] = tempfile.mkdtemp(prefix="mpsql-test-store-")
+for _var in ("MPSQL_CACHE_TTL", "MPSQL_STORE_LOOKBACK_DAYS", "MPSQL_STORE_FRESH_SECONDS"):
+    os.environ.pop(_var, None)
 
 
 @pytest.fixture(autouse=True)
 def _fresh_cache(tmp_path_factory, monkeypatch):
-    """Every test starts with an empty response cache."""
+    """Every test starts with an empty response cache and an empty event store."""
     monkeypatch.setenv("MPSQL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("MPSQL_STORE_DIR", str(tmp_path_factory.mktemp("store")))
 
 
 FAST_RETRY = RetryPolicy(max_attempts=4, base=0.01, cap=0.05, jitter=0.01, max_retry_after=0.05)

@@ -7,12 +7,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mpsql.api.client import MixpanelClient
 from mpsql.api.ratelimit import RateLimits
 from mpsql.api.retry import RetryPolicy
 from mpsql.config import Account, resolve_account
 from mpsql.errors import ArgumentError, ConfigError
+from mpsql.store.days import DayStore, StoreSettings, project_key, store_root
 
 
 @dataclass
@@ -24,6 +26,7 @@ class Progress:
     windows_done: int = 0
     rows: int = 0
     bytes: int = 0
+    requests: int = 0
 
 
 class CancelScope:
@@ -61,6 +64,7 @@ class Context:
     on_progress: Callable[[Progress], None] | None = None
     notice: Callable[[str], None] | None = None
     today: Callable[[], dt.date] = field(default=lambda: dt.datetime.now(dt.UTC).date())
+    store_root: Path | None = None  # None: $MPSQL_STORE_DIR or the user's data folder, read when first needed
     last_error: BaseException | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     _running: int = 0
@@ -105,6 +109,10 @@ class Context:
                 kwargs = {"notice": self.notice} if self.notice else {}
                 client = self._clients[key] = MixpanelClient(account, limits=self.limits, retry=self.retry, **kwargs)
             return client
+
+    def day_store(self, account: Account) -> DayStore:
+        """The local event store of ``account``'s project (settings from the environment, read now)."""
+        return DayStore(self.store_root or store_root(), project_key(account), StoreSettings.from_env())
 
     def _resolve(self, function: str, account_name: str | None) -> Account:
         if account_name is None and self.account is not None:

@@ -1,17 +1,20 @@
-"""``mp_export``: raw events from Mixpanel's export API as a streaming, deduplicated DuckDB table.
+"""``mp_export``: raw events from Mixpanel's export API as a streaming, deduplicated DuckDB table, read through
+the local event store so that a settled day is fetched once.
 
 How a call runs, top to bottom:
 
 1. ``start_export`` validates the arguments and resolves the account before any request (``ArgumentError``).
 2. ``plan_export`` folds pushed-down predicates in: ``event = / IN`` narrows the API's ``event`` list and
    ``time`` bounds narrow the date range; the exact predicate is still applied to every row.
-3. The range is cut into day-aligned windows, the first one day long and the next sized from the density
-   seen so far (``next_window_days``). A worker thread downloads each window to a temporary file
-   and parses it with DuckDB's own JSON reader on a private connection, where Mixpanel's dedup rule is
-   applied; ``JsonlBody`` and that parse together prove the body arrived whole. A window that fails is
-   downloaded again from scratch before any of its rows are handed on, so retries never duplicate or lose rows.
-4. The consumer yields the window's rows as Arrow batches aligned to DuckDB's row-group size, one window
-   ahead of the download, so memory stays flat however long the range is.
+3. ``plan_segments`` splits the days into those the store already holds for this selection (read locally, no
+   request) and runs of days to fetch. ``plan_windows`` cuts each run into as few requests as safety allows,
+   sized by the project's known density (a one-day probe first when nothing is known yet).
+4. ``Fetcher`` downloads windows, a few at a time, each to a scratch file; the body is parsed by DuckDB's own
+   JSON reader on a private connection, checked line by line (``Window``), and written as one Parquet file per
+   day. A window that fails is downloaded again from scratch before any of its rows are used, so retries never
+   duplicate or lose rows; its days are committed to the store only once whole.
+5. The consumer reads the day files in date order with Mixpanel's dedup rule and the exact predicates applied,
+   as Arrow batches aligned to DuckDB's row groups, so memory stays flat however long the range is.
 """
 
 from __future__ import annotations
@@ -24,10 +27,14 @@ import queue
 import shutil
 import tempfile
 import threading
+import time
 import zlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
 
 import duckdb
 import pyarrow as pa
@@ -35,18 +42,17 @@ from pydantic import Field
 
 from mpsql.api.client import MixpanelClient
 from mpsql.api.framing import TERMINATED_EARLY, JsonlBody
-from mpsql.errors import Cancelled, StreamTruncated
+from mpsql.errors import Cancelled, InvalidResponse, StreamTruncated
 from mpsql.functions._args import Args, Day, Names, check_date_range, parse_call
 from mpsql.functions._context import CancelScope, Context, Progress
 from mpsql.functions._duckdb import Binary, Col, In, Lit, Node
 from mpsql.functions._spec import TableFunction
+from mpsql.functions.where_sql import UnsupportedWhere, where_to_sql
+from mpsql.store.days import DayStore, HeldDay, Selection, make_scratch, manifest, remove_orphans
 
 NAME = "mp_export"
-MAX_EVENTS = 100_000  # Mixpanel's cap on the export `limit` parameter (FACTS.md §5.1)
-ROW_GROUP = 122_880
-# A window's parse spills to the statement's temporary folder beyond this, so memory stays flat however dense
-# the project is (windows are sized in days, not events).
-WINDOW_MEMORY = "256MB"  # DuckDB's row-group size: smaller batches make a CTAS into a file markedly slower
+MAX_EVENTS = 100_000  # Mixpanel's cap on the export `limit` parameter (docs/mixpanel-api.md, export)
+ROW_GROUP = 122_880  # DuckDB's row-group size: smaller batches make a CTAS into a file markedly slower
 
 SCHEMA = pa.schema([
     pa.field("event", pa.string()),
@@ -55,6 +61,8 @@ SCHEMA = pa.schema([
     pa.field("insert_id", pa.string()),
     pa.field("properties", pa.json_()),
 ])
+
+StoreMode = Literal["use", "refresh", "off"]
 
 
 class ExportArgs(Args):
@@ -67,7 +75,8 @@ class ExportArgs(Args):
     max_events: int | None = Field(default=None, ge=1, le=MAX_EVENTS)
     dedupe: bool = True
     account: str | None = None
-    window_days: int | None = Field(default=None, ge=1, le=31)
+    window_days: int | None = Field(default=None, ge=1, le=366)
+    store: StoreMode = "use"
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,7 @@ def plan_export(args: ExportArgs, pushed: Sequence[Node]) -> ExportPlan:
         if names is not None:
             events = names if events is None else events & names
         lo, hi = _time_bounds(node)
-        # Export days are UTC days for projects created since 2023 (FACTS.md §8.1).
+        # Export days are UTC days for projects created since 2023 (docs/mixpanel-api.md, time zones).
         if lo is not None:
             from_date = max(from_date, _utc_day(lo))
         if hi is not None:
@@ -156,76 +165,180 @@ def plan_export(args: ExportArgs, pushed: Sequence[Node]) -> ExportPlan:
     return ExportPlan(from_date, to_date, tuple(sorted(events)) if events is not None else None, exact, empty)
 
 
-MAX_WINDOW_DAYS = 7
-TARGET_WINDOW_ROWS = 150_000  # about 50 MB of JSON: what one window may hold in memory at a time
+# -- which days to read, which to fetch, and in how many requests -----------------------------------------------
+
+@dataclass(frozen=True)
+class Segment:
+    """Consecutive days handled alike: ``held`` days are read from the store, the others are fetched."""
+
+    first: dt.date
+    last: dt.date
+    held: tuple[HeldDay, ...] = ()
+
+    @property
+    def fetch(self) -> bool:
+        return not self.held
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
 
 
-def next_window_days(rows: int, days: int) -> int:
-    """How many days the next window should span, given that the last one held ``rows`` events in ``days`` days.
+def plan_segments(first: dt.date, last: dt.date, held: dict[dt.date, HeldDay], usable: Callable[[HeldDay], bool],
+                  ) -> list[Segment]:
+    """The days ``first..last`` in order, grouped into runs to read (held and ``usable``) and runs to fetch."""
+    segments: list[Segment] = []
+    day = first
+    while day <= last:
+        have = held.get(day)
+        ok = have is not None and usable(have)
+        if segments and segments[-1].fetch != ok and segments[-1].last == day - dt.timedelta(days=1):
+            prev = segments[-1]
+            segments[-1] = Segment(prev.first, day, (*prev.held, have) if ok else ())  # type: ignore[arg-type]
+        else:
+            segments.append(Segment(day, day, (have,) if ok else ()))  # type: ignore[arg-type]
+        day += dt.timedelta(days=1)
+    return segments
 
-    Export cannot be paged, only split by date, so windows are sized from the density seen so far: memory stays
-    flat however dense the project is, and sparse projects spend few of the 60-per-hour export requests.
+
+TARGET_WINDOW_ROWS = 250_000  # about 90 MB of JSON (~12 MB gzip on the wire): what one request may carry
+PROBE_TRUST_ROWS = 1_000  # a density measured on fewer rows only lets the next window grow 32-fold
+MAX_IN_FLIGHT = 4  # windows downloading at once (Mixpanel allows 100 concurrent and 3 a second per project)
+
+
+def plan_windows(first: dt.date, last: dt.date, rows_per_day: float | None, *, fixed_days: int | None = None,
+                 target: int = TARGET_WINDOW_ROWS) -> list[tuple[dt.date, dt.date]]:
+    """Cut ``first..last`` into day-aligned request windows.
+
+    ``fixed_days`` (``window_days :=``) gives every window that many days. Otherwise each window is sized to hold
+    about ``target`` rows at the known density, so a sparse range is one request and a dense one a few that can
+    run at once; with nothing known the first window is one day (a probe) and the caller plans the rest after it.
     """
-    per_day = max(1.0, rows / days)
-    return min(MAX_WINDOW_DAYS, max(1, int(TARGET_WINDOW_ROWS // per_day)))
+    total = (last - first).days + 1
+    if fixed_days is not None:
+        per = fixed_days
+    elif rows_per_day is None:
+        return [(first, first)]
+    else:
+        per = max(1, int(target // max(rows_per_day, 1e-9)))
+        count = -(-total // per)
+        per = -(-total // count)  # spread evenly: no tiny last window
+    out = []
+    start = first
+    while start <= last:
+        end = min(last, start + dt.timedelta(days=per - 1))
+        out.append((start, end))
+        start = end + dt.timedelta(days=1)
+    return out
 
 
-def window_end(start: dt.date, to_date: dt.date, days: int) -> dt.date:
-    """The inclusive last day of a window of ``days`` days from ``start``, clipped to ``to_date``."""
-    return min(to_date, start + dt.timedelta(days=days - 1))
+@dataclass
+class Density:
+    """Rows a day, as known so far: from the store's recent days, then from each window as it arrives.
+
+    A density measured on few rows (a one-day probe of a quiet day) is not trusted far: the next windows may
+    then reach only 32 times as many days, and are planned again from what they hold.
+    """
+
+    per_day: float | None = None
+    rows: int = 0
+    days: int = 0
+    trusted: bool = False
+
+    @classmethod
+    def known(cls, per_day: float | None) -> Density:
+        return cls(per_day=per_day, trusted=per_day is not None)
+
+    def saw(self, rows: int, days: int) -> None:
+        self.rows += rows
+        self.days += days
+        self.per_day = self.rows / self.days
+        self.trusted = self.trusted or self.rows >= PROBE_TRUST_ROWS
+
+    def horizon(self, start: dt.date, last: dt.date) -> dt.date:
+        """The last day the next windows may reach."""
+        if self.per_day is None or self.trusted:
+            return last
+        return min(last, start + dt.timedelta(days=32 * max(1, self.days) - 1))
 
 
-# -- download and parse one window ------------------------------------------------------------------------------
+# -- one window: download, check, parse, write one Parquet file per day -----------------------------------------
 
+# Every line must be a Mixpanel event: an object with a string ``event`` and a ``properties`` object whose ``time``
+# is a number. A time of 1e11 or more cannot be seconds (that is the year 5138): it is read as milliseconds.
 _PARSE = """
 CREATE TABLE w AS
-SELECT event,
-       to_timestamp(CAST(k[1] AS DOUBLE)) AS time,
+SELECT CASE WHEN json_type(event) = 'VARCHAR' THEN event ->> '$' END AS event,
+       CASE WHEN json_type(k[1]) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND t > 0 AND t < 1e14
+            THEN make_timestamp(CAST(round(t * CASE WHEN t >= 1e11 THEN 1000 ELSE 1000000 END) AS BIGINT))
+       END::TIMESTAMPTZ AS time,
        CAST(k[2] ->> '$' AS VARCHAR) AS distinct_id,
        CAST(k[3] ->> '$' AS VARCHAR) AS insert_id,
        TRY_CAST(k[4] AS DOUBLE) AS processed,
+       false AS duplicate,
        properties
 FROM (
-  SELECT event, properties,
-         json_extract(properties, ['$.time', '$.distinct_id', '$."$insert_id"', '$.mp_processing_time_ms']) AS k
-  FROM read_json(?, format = 'newline_delimited', columns = {event: 'VARCHAR', properties: 'JSON'})
+  SELECT event, properties, k, TRY_CAST(k[1] AS DOUBLE) AS t
+  FROM (
+    SELECT event, properties,
+           json_extract(properties, ['$.time', '$.distinct_id', '$."$insert_id"', '$.mp_processing_time_ms']) AS k
+    FROM read_json(?, format = 'newline_delimited', columns = {event: 'JSON', properties: 'JSON'},
+                   maximum_object_size = 16777216)
+  )
 )
 """
 
 _EMPTY = """
 CREATE TABLE w (event VARCHAR, time TIMESTAMPTZ, distinct_id VARCHAR, insert_id VARCHAR, processed DOUBLE,
-                properties JSON)
+                duplicate BOOLEAN, properties JSON)
 """
 
-# Mixpanel's rule (FACTS.md §8.3): one row per (event, distinct_id, time, $insert_id), the copy with the greatest
-# mp_processing_time_ms wins; rows without an insert id are never deduplicated. Only key columns are touched to
-# find the losers, so the JSON payload is never shuffled.
-_LOSERS = """
-CREATE TABLE losers AS
-SELECT unnest(list(rowid ORDER BY processed DESC NULLS LAST, rowid DESC)[2:]) AS rid
-FROM w WHERE insert_id IS NOT NULL
-GROUP BY event, distinct_id, time, insert_id HAVING count(*) > 1
+# Mixpanel's rule (docs/mixpanel-api.md, duplicates): one row per (event, distinct_id, time, $insert_id), the copy
+# with the greatest mp_processing_time_ms wins; rows without an insert id are never deduplicated. Only key columns
+# are read to find the losers, so the JSON payload is never shuffled; the store keeps them, marked.
+_MARK_DUPLICATES = """
+UPDATE w SET duplicate = true WHERE rowid IN (
+  SELECT unnest(list(rowid ORDER BY processed DESC NULLS LAST, rowid DESC)[2:])
+  FROM w WHERE insert_id IS NOT NULL
+  GROUP BY event, distinct_id, time, insert_id HAVING count(*) > 1)
 """
+
+_DAY_COLUMNS = "event, time, distinct_id, insert_id, properties, duplicate"
+
+
+def _private_connection(scratch: Path) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection of mpsql's own (never the user's), in UTC, spilling to the statement's scratch folder."""
+    con = duckdb.connect(config={"threads": 2, "preserve_insertion_order": True,
+                                 "autoinstall_known_extensions": False, "temp_directory": str(scratch / "spill")})
+    con.execute("SET TimeZone = 'UTC'")
+    return con
 
 
 class Window:
-    """One window's rows, parsed and deduplicated on a private DuckDB connection."""
+    """One request's days: its body on disk, then one checked Parquet file per day in the scratch folder."""
 
-    def __init__(self, workdir: str, index: int, span: str, dedupe: bool, exact_sql: str) -> None:
-        self.span = span
-        self.path = os.path.join(workdir, f"window-{index}.jsonl")
-        self._dedupe = dedupe
-        self._exact_sql = exact_sql
-        self._file: Any = None
+    def __init__(self, scratch: Path, index: int, first: dt.date, last: dt.date, selection: Selection, *,
+                 redact: Callable[[str], str] = lambda text: text, version: str = "") -> None:
+        self.scratch = scratch
+        self.first, self.last = first, last
+        self.span = f"{first}..{last}"
+        self.selection = selection
+        self.index = index
+        self.day_files: dict[dt.date, Path] = {}
+        self.rows = 0  # every line of the body, duplicates included
+        self.fetched_at = 0.0
         self.body: JsonlBody | None = None
-        self.con: duckdb.DuckDBPyConnection | None = None
-        self.parsed_rows = 0
+        self._redact = redact
+        self._version = version
+        self._path = scratch / f"window-{index}.jsonl"
+        self._file: Any = None
 
     # The client calls this once per attempt: every attempt starts from an empty file.
     def __call__(self, gzip: bool) -> Window:
         self._close_file()
-        self.path = self.path.removesuffix(".gz") + (".gz" if gzip else "")  # DuckDB detects gzip by name
-        self._file = open(self.path, "wb")  # noqa: SIM115 - closed in finish() or the next attempt
+        self._path = self._path.with_suffix(".gz" if gzip else ".jsonl")  # DuckDB detects gzip by name
+        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        self._file = os.fdopen(fd, "wb")
         self.body = JsonlBody(self._file, gzip=gzip, endpoint="export")
         return self
 
@@ -234,48 +347,70 @@ class Window:
         self.body.feed(chunk)
 
     def finish(self) -> None:
+        """Prove the body whole and well formed, then write its days; raises before any file is kept otherwise."""
         assert self.body is not None
         self.body.finish()
         self._close_file()
-        self._parse()
-
-    def _parse(self) -> None:
-        self.close()
-        con = duckdb.connect(config={"threads": 2, "preserve_insertion_order": True,
-                                     "autoinstall_known_extensions": False,
-                                     })
+        self.fetched_at = time.time()
+        con = _private_connection(self.scratch)
         try:
-            con.execute("SET TimeZone = 'UTC'")
-            if self.body is not None and (self.body.lines or (self.body.gzip and self.body.wire_bytes)):
-                con.execute(_PARSE, [self.path])
-            else:  # an empty body: DuckDB cannot infer anything from an empty file
-                con.execute(_EMPTY)
-            if self._dedupe:
-                con.execute(_LOSERS)
-            self.parsed_rows = con.execute("SELECT count(*) FROM w").fetchall()[0][0]
-        except duckdb.Error as exc:
+            self._parse(con)
+            self._check(con)
+            con.execute(_MARK_DUPLICATES)
+            self._write_days(con)
+        finally:
             con.close()
-            # A cut or corrupt gzip stream, a line cut short, junk such as 'terminated early': fetch it again.
-            first = str(exc).splitlines()[0].replace(self.path, "<body>")
-            if _ends_terminated_early(self.path):
-                first = "Mixpanel ended the body with 'terminated early'"
-            raise StreamTruncated(f"export: the body of {self.span} is not whole JSONL ({first})") from None
-        self.con = con
+            with contextlib.suppress(OSError):
+                os.unlink(self._path)
 
-    def rows(self) -> Iterator[pa.RecordBatch]:
-        """The window's result rows in batches of one DuckDB row group."""
-        assert self.con is not None
-        where = []
-        if self._dedupe:
-            where.append("rowid NOT IN (SELECT rid FROM losers)")
-        if self._exact_sql:
-            where.append(self._exact_sql)
-        sql = "SELECT event, time, distinct_id, insert_id, properties FROM w"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        reader = self.con.sql(sql).to_arrow_reader(ROW_GROUP)
-        for batch in reader:
-            yield _as_schema(batch)
+    def _parse(self, con: duckdb.DuckDBPyConnection) -> None:
+        body = self.body
+        assert body is not None
+        try:
+            if body.lines or (body.gzip and body.wire_bytes):
+                con.execute(_PARSE, [str(self._path)])
+            else:  # an empty body: DuckDB cannot read anything from an empty file
+                con.execute(_EMPTY)
+        except duckdb.Error as exc:
+            first = self._redact(str(exc).splitlines()[0].replace(str(self._path), "<body>"))
+            if "maximum_object_size" in first:
+                # Not something a second download would mend: Mixpanel caps an event at 1 MB.
+                raise InvalidResponse(f"export: the body of {self.span} holds a record larger than 16 MB") from None
+            if _ends_terminated_early(self._path):
+                first = "Mixpanel ended the body with 'terminated early'"
+            # A cut or corrupt gzip stream, a line cut short, junk such as a proxy's error page: fetch it again.
+            raise StreamTruncated(f"export: the body of {self.span} is not whole JSONL ({first})") from None
+        self.rows = con.execute("SELECT count(*) FROM w").fetchone()[0]  # type: ignore[index]
+
+    def _check(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Every row is an event of one of the requested days; otherwise the window fails, naming the line."""
+        bad = con.execute("SELECT rowid FROM w WHERE event IS NULL OR time IS NULL ORDER BY rowid LIMIT 1").fetchone()
+        if bad is not None:
+            line = _line(self._path, bad[0])
+            raise InvalidResponse(f"export: line {bad[0] + 1} of the body for {self.span} is not a Mixpanel event "
+                                  f"(an object with an 'event' name and 'properties' holding a numeric 'time'): "
+                                  f"{self._redact(line[:300])}")
+        outside = con.execute("SELECT min(time), max(time) FROM w WHERE CAST(time AS DATE) NOT BETWEEN ? AND ?",
+                              [self.first, self.last]).fetchone()
+        if outside is not None and outside[0] is not None:
+            raise InvalidResponse(f"export: the response for {self.span} holds events outside those days "
+                                  f"({outside[0]} .. {outside[1]})")
+
+    def _write_days(self, con: duckdb.DuckDBPyConnection) -> None:
+        meta = manifest(self.fetched_at, self.selection, self.span, self._version).replace("'", "''")
+        folder = self.scratch / f"window-{self.index}"
+        folder.mkdir(mode=0o700)
+        day = self.first
+        while day <= self.last:
+            path = folder / f"{day.isoformat()}.parquet"
+            # Export days are UTC days (docs/mixpanel-api.md, time zones); each day keeps the body's order.
+            con.execute(f"COPY (SELECT {_DAY_COLUMNS} FROM w WHERE time >= ?::TIMESTAMPTZ "
+                        f"AND time < ?::TIMESTAMPTZ + INTERVAL 1 DAY) TO '{_sql_path(path)}' "
+                        f"(FORMAT parquet, COMPRESSION zstd, KV_METADATA {{mpsql: '{meta}'}})",
+                        [day.isoformat(), day.isoformat()])
+            os.chmod(path, 0o600)
+            self.day_files[day] = path
+            day += dt.timedelta(days=1)
 
     def _close_file(self) -> None:
         if self._file is not None:
@@ -284,22 +419,74 @@ class Window:
 
     def close(self) -> None:
         self._close_file()
-        if self.con is not None:
-            self.con.close()
-            self.con = None
 
 
-def _ends_terminated_early(path: str) -> bool:
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _line(path: Path, index: int) -> str:
+    """Line ``index`` (0-based) of a body file, for an error message."""
+    try:
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as fh:
+            for i, line in enumerate(fh):
+                if i == index:
+                    return line.decode("utf-8", "replace").strip()
+    except (OSError, EOFError, zlib.error):
+        pass
+    return "(unreadable)"
+
+
+def _ends_terminated_early(path: Path) -> bool:
     """Whether a body that failed to parse ends with Mixpanel's 'terminated early' line (for a clear message)."""
     last = b""
     try:
-        with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as fh:
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as fh:
             for line in fh:
                 if line.strip():
                     last = line
     except (OSError, EOFError, zlib.error):
         return False
     return last.strip() == TERMINATED_EARLY
+
+
+# -- reading day files ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RowFilter:
+    """What every served row must satisfy, as SQL over the day files' columns."""
+
+    dedupe: bool = True
+    events: tuple[str, ...] | None = None
+    where_sql: str = ""
+    exact_sql: str = ""
+
+    def sql(self) -> str:
+        parts = []
+        if self.dedupe:
+            parts.append("NOT duplicate")
+        if self.events is not None:
+            parts.append("event IN (" + ", ".join(_sql_string(e) for e in self.events) + ")")
+        if self.where_sql:
+            parts.append(f"({self.where_sql})")
+        if self.exact_sql:
+            parts.append(self.exact_sql)
+        return " AND ".join(parts) or "true"
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def read_days(con: duckdb.DuckDBPyConnection, files: Sequence[Path], rows: RowFilter) -> Iterator[pa.RecordBatch]:
+    """The rows of ``files`` in order (each day keeps the export's order), filtered, in row-group batches."""
+    if not files:
+        return
+    listing = ", ".join(f"'{_sql_path(f)}'" for f in files)
+    sql = (f"SELECT event, time, distinct_id, insert_id, properties FROM read_parquet([{listing}]) "
+           f"WHERE {rows.sql()}")
+    for batch in con.sql(sql).to_arrow_reader(ROW_GROUP):
+        yield _as_schema(batch)
 
 
 def _as_schema(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -310,6 +497,88 @@ def _as_schema(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([*batch.columns[:4], props], schema=SCHEMA)
 
 
+# -- fetching windows, a few at a time ---------------------------------------------------------------------------
+
+@dataclass
+class Fetcher:
+    """Downloads windows for one statement, up to ``MAX_IN_FLIGHT`` at once, handing them back in order.
+
+    A window's days are committed to the store as soon as it is whole. Until the consumer has asked for a second
+    item only one window is in flight, so ``LIMIT 5`` costs one request.
+    """
+
+    client: MixpanelClient
+    scratch: Path
+    params: dict[str, Any]  # the request's fixed parameters (event, where, limit)
+    selection: Selection
+    store: DayStore | None
+    cancel: CancelScope
+    progress: Progress
+    statement: int = 0
+    demand: threading.Event = field(default_factory=threading.Event)
+    requests: int = 0
+    _index: int = 0
+    _pool: ThreadPoolExecutor | None = None
+
+    def fetch(self, windows: Sequence[tuple[dt.date, dt.date]]) -> Iterator[Window]:
+        """The windows, downloaded and whole, in order."""
+        pending: deque[Future[Window]] = deque()
+        todo = deque(windows)
+        try:
+            while todo or pending:
+                limit = MAX_IN_FLIGHT if self.demand.is_set() else 1
+                while todo and len(pending) < limit:
+                    pending.append(self._submit(*todo.popleft()))
+                head = pending[0]
+                while not head.done():
+                    if self.cancel.wait(0.05):
+                        raise Cancelled(f"{NAME}: cancelled")
+                    if not self.demand.is_set() or len(pending) >= MAX_IN_FLIGHT or not todo:
+                        continue
+                    pending.append(self._submit(*todo.popleft()))
+                pending.popleft()
+                yield head.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def _submit(self, first: dt.date, last: dt.date) -> Future[Window]:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="mpsql-export")
+        window = Window(self.scratch, self._index, first, last, self.selection, redact=self.client.redact,
+                        version=_version())
+        self._index += 1
+        self.requests += 1
+        return self._pool.submit(self._download, window)
+
+    def _download(self, window: Window) -> Window:
+        params = {"from_date": window.first.isoformat(), "to_date": window.last.isoformat(), **self.params}
+        try:
+            _, record = self.client.download("export", "/export", params, window, self.cancel)
+        finally:
+            window.close()
+        record.rows = window.rows
+        if window.body is not None:
+            self.progress.bytes += window.body.wire_bytes
+        self.progress.requests += 1
+        # A body cut short by `limit` is not a whole day: it is served, never kept.
+        complete = self.params.get("limit") is None or window.rows < self.params["limit"]
+        if self.store is not None and complete:
+            for day, path in window.day_files.items():
+                self.store.commit(day, path)
+        return window
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _version() -> str:
+    from mpsql import __version__
+
+    return __version__
+
+
 # -- the statement ----------------------------------------------------------------------------------------------
 
 def start_export(ctx: Context, raw: dict[str, Any], pushed: list[Node]) -> Iterator[pa.RecordBatch]:
@@ -318,95 +587,139 @@ def start_export(ctx: Context, raw: dict[str, Any], pushed: list[Node]) -> Itera
     check_date_range(NAME, args.from_date, args.to_date, ctx.today())
     client = ctx.client(NAME, args.account)
     plan = plan_export(args, pushed)
-    return _stream(ctx, client, args, plan)
+    store = ctx.day_store(client.account) if args.store != "off" else None
+    local_where = ""
+    if args.filter:
+        try:
+            local_where = where_to_sql(args.filter)
+        except UnsupportedWhere:
+            local_where = ""  # held days without this very `where` cannot answer it: they are fetched
+    return _stream(ctx, client, args, plan, store, local_where)
 
 
-def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: ExportPlan) -> Iterator[pa.RecordBatch]:
+def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: ExportPlan, store: DayStore | None,
+            local_where: str) -> Iterator[pa.RecordBatch]:
     if plan.empty:
         return
-    total_days = (plan.to_date - plan.from_date).days + 1
-    progress = Progress(function=NAME, windows_total=-(-total_days // (args.window_days or 1)))
-    cancel = ctx.scope()  # set when the consumer stops, or by mpsql.interrupt(con) / Ctrl-C
-    ready: queue.Queue[Window | BaseException | None] = queue.Queue(maxsize=1)
-    workdir = tempfile.mkdtemp(prefix="mpsql-export-")
-    remaining = [args.max_events]  # rows still allowed under max_events, shared with the worker
+    want = Selection(plan.events, args.filter or None)
+    now = time.time()
+    held = store.held(_days(plan.from_date, plan.to_date)) if store is not None else {}
 
-    def fetch_all() -> None:
+    def usable(day: HeldDay) -> bool:
+        return (args.store == "use" and day.servable(store.settings, now)  # type: ignore[union-attr]
+                and day.selection.covers(want, where_applies_locally=bool(local_where)))
+
+    segments = plan_segments(plan.from_date, plan.to_date, held, usable)
+    scratch = store.scratch() if store is not None else _system_scratch()
+    params: dict[str, Any] = {}
+    if plan.events is not None:
+        params["event"] = list(plan.events)
+    if args.filter:
+        params["where"] = args.filter
+    if args.max_events is not None:
+        params["limit"] = args.max_events
+    progress = Progress(function=NAME, windows_total=sum(1 for s in segments if not s.fetch))
+    cancel = ctx.scope()  # set when the consumer stops, or by mpsql.interrupt(con) / Ctrl-C
+    fetcher = Fetcher(client, scratch, params, want, store, cancel, progress)
+    density = Density.known(store.rows_per_day() if store is not None else None)
+    ready: queue.Queue[tuple[list[Path], RowFilter] | BaseException | None] = queue.Queue(maxsize=1)
+
+    def row_filter(where: str | None) -> RowFilter:
+        # Rows fetched with the call's `where` (or held under it) were filtered by Mixpanel; rows of a day held
+        # whole get the same `where` applied locally.
+        local = local_where if args.filter and where is None else ""
+        return RowFilter(args.dedupe, plan.events, local, plan.exact_sql)
+
+    def produce() -> None:
         try:
-            start, days, index = plan.from_date, args.window_days or 1, 0
-            while start <= plan.to_date:
-                if cancel.is_set() or (remaining[0] is not None and remaining[0] <= 0):
-                    break
-                end = window_end(start, plan.to_date, days)
-                params: dict[str, Any] = {"from_date": start.isoformat(), "to_date": end.isoformat()}
-                if plan.events is not None:
-                    params["event"] = list(plan.events)
-                if args.filter:
-                    params["where"] = args.filter
-                if remaining[0] is not None:
-                    params["limit"] = remaining[0]
-                window = Window(workdir, index, f"{start}..{end}", args.dedupe, plan.exact_sql)
-                try:
-                    _, record = client.download("export", "/export", params, window, cancel)
-                    record.rows = window.parsed_rows
-                except BaseException:
-                    window.close()
-                    raise
-                if window.body is not None:
-                    progress.bytes += window.body.wire_bytes
-                if args.window_days is None:
-                    days = next_window_days(window.parsed_rows, (end - start).days + 1)
-                start, index = end + dt.timedelta(days=1), index + 1
-                left = (plan.to_date - start).days + 1
-                progress.windows_total = index + max(0, -(-left // days))
-                _put(ready, window, cancel)
+            for segment in segments:
+                if not segment.fetch:
+                    for group in _same_where(segment.held):
+                        _put(ready, ([d.path for d in group], row_filter(group[0].selection.where)), cancel)
+                    continue
+                start = segment.first
+                while start <= segment.last:
+                    windows = plan_windows(start, density.horizon(start, segment.last), density.per_day,
+                                           fixed_days=args.window_days)
+                    progress.windows_total += len(windows)
+                    for window in fetcher.fetch(windows):
+                        density.saw(window.rows, (window.last - window.first).days + 1)
+                        _put(ready, (list(window.day_files.values()), row_filter(args.filter or None)), cancel)
+                        start = window.last + dt.timedelta(days=1)
             _put(ready, None, cancel)
         except Cancelled:
             pass
         except BaseException as exc:
             _put(ready, exc, cancel)
 
-    worker = threading.Thread(target=fetch_all, name="mpsql-export", daemon=True)
-    worker.start()
+    worker = threading.Thread(target=produce, name="mpsql-export", daemon=True)
+    remaining = [args.max_events]
+    con = _private_connection(scratch)
 
-    def window_batches() -> Iterator[pa.RecordBatch]:
+    def batches() -> Iterator[pa.RecordBatch]:
+        asked = 0
         while True:
+            asked += 1
+            if asked >= 2:
+                fetcher.demand.set()
             item = _get(ready, cancel)
             if item is None:
                 return
             if isinstance(item, BaseException):
                 raise item
-            try:
-                for batch in item.rows():
-                    if cancel.is_set():
-                        raise Cancelled(f"{NAME}: cancelled")
-                    if remaining[0] is not None:
-                        if remaining[0] <= 0:
-                            break
-                        batch = batch.slice(0, remaining[0])
-                        remaining[0] -= batch.num_rows
-                    progress.rows += batch.num_rows
-                    _report(ctx, progress)
-                    yield batch
-            finally:
-                item.close()
+            files, rows = item
+            for batch in read_days(con, files, rows):
+                if cancel.is_set():
+                    raise Cancelled(f"{NAME}: cancelled")
+                if remaining[0] is not None:
+                    if remaining[0] <= 0:
+                        return
+                    batch = batch.slice(0, remaining[0])
+                    remaining[0] -= batch.num_rows
+                progress.rows += batch.num_rows
+                _report(ctx, progress)
+                yield batch
             progress.windows_done += 1
             _report(ctx, progress)
             if remaining[0] is not None and remaining[0] <= 0:
                 return
 
+    worker.start()
     try:
-        with contextlib.closing(window_batches()) as batches:
-            yield from _row_groups(batches)
+        with contextlib.closing(batches()) as stream:
+            yield from _row_groups(stream)
     finally:
         cancel.set()
         _drain(ready)
         worker.join(timeout=30)
-        _drain(ready)
-        shutil.rmtree(workdir, ignore_errors=True)
+        fetcher.close()
+        con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _row_groups(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _same_where(days: Sequence[HeldDay]) -> list[list[HeldDay]]:
+    """Consecutive held days grouped by the ``where`` they were fetched with (it decides their filter)."""
+    groups: list[list[HeldDay]] = []
+    for day in days:
+        if groups and groups[-1][0].selection.where == day.selection.where:
+            groups[-1].append(day)
+        else:
+            groups.append([day])
+    return groups
+
+
+def _system_scratch() -> Path:
+    """A scratch folder in the system's temporary folder (``store := 'off'``), with dead statements' removed."""
+    parent = Path(tempfile.gettempdir())
+    remove_orphans(parent)
+    return make_scratch(parent)
+
+
+def _row_groups(batches: Iterator[pa.RecordBatch], size: int = ROW_GROUP) -> Iterator[pa.RecordBatch]:
     """The same rows re-cut into whole DuckDB row groups across windows.
 
     Each window ends in a partial batch; handed on as is, a CTAS into a file writes one partial row group per
@@ -420,15 +733,15 @@ def _row_groups(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     held: list[pa.RecordBatch] = []
     count = 0
     for batch in batches:
-        if count == 0 and batch.num_rows == ROW_GROUP:
+        if count == 0 and batch.num_rows == size:
             yield batch
             continue
         held.append(batch)
         count += batch.num_rows
-        while count >= ROW_GROUP:
+        while count >= size:
             table = pa.Table.from_batches(held, schema=SCHEMA)
-            yield table.slice(0, ROW_GROUP).combine_chunks().to_batches()[0]
-            rest = table.slice(ROW_GROUP)
+            yield table.slice(0, size).combine_chunks().to_batches()[0]
+            rest = table.slice(size)
             held, count = rest.to_batches(), rest.num_rows
     if count:
         yield pa.Table.from_batches(held, schema=SCHEMA).combine_chunks().to_batches()[0]
@@ -457,18 +770,14 @@ def _put(q: queue.Queue, item: Any, cancel: CancelScope) -> None:
             return
         except queue.Full:
             continue
-    if isinstance(item, Window):
-        item.close()
 
 
 def _drain(q: queue.Queue) -> None:
     while True:
         try:
-            item = q.get_nowait()
+            q.get_nowait()
         except queue.Empty:
             return
-        if isinstance(item, Window):
-            item.close()
 
 
 FUNCTION = TableFunction(
@@ -476,8 +785,9 @@ FUNCTION = TableFunction(
     schema=SCHEMA,
     positional=("from_date", "to_date"),
     named={"events": "NULL", "filter": "NULL", "max_events": "NULL", "dedupe": "true", "account": "NULL",
-           "window_days": "NULL"},
-    description="Raw events from Mixpanel's export API, deduplicated by Mixpanel's rule, streamed.",
+           "window_days": "NULL", "store": "'use'"},
+    description="Raw events from Mixpanel's export API, deduplicated by Mixpanel's rule, streamed; settled days "
+                "are kept in the local store and read from there (store := 'use' | 'refresh' | 'off').",
     example="SELECT event, count(*) FROM mp_export(current_date - 7, current_date - 1) GROUP BY ALL",
     start=start_export,
     accepts=accepts,

@@ -5,16 +5,21 @@ This drives the real path of one window: raw chunks -> JsonlBody -> temporary fi
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import itertools
 import json
+import tempfile
+from pathlib import Path
 
+import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mpsql.errors import StreamTruncated
-from mpsql.functions.export import Window
+from mpsql.functions.export import RowFilter, Window, read_days
+from mpsql.store.days import Selection
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**53), max_value=2**53)
@@ -45,16 +50,25 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in itertools.pairwise([0, *points, len(data)])]
 
 
+DAY = dt.date(2024, 3, 1)  # every generated record's time falls on this UTC day
+
+
 def fetch(tmp_path, chunks: list[bytes], compressed: bool) -> list[dict]:
     """What the client does with one attempt's chunks; returns the window's rows as records."""
-    window = Window(str(tmp_path), 0, "test", dedupe=False, exact_sql="")(compressed)
+    scratch = Path(tempfile.mkdtemp(dir=tmp_path))
+    window = Window(scratch, 0, DAY, DAY, Selection())(compressed)
     try:
         for chunk in chunks:
             window.feed(chunk)
         window.finish()
-        rows = [r for batch in window.rows() for r in batch.to_pylist()]
     finally:
         window.close()
+    con = duckdb.connect()
+    try:
+        rows = [r for batch in read_days(con, list(window.day_files.values()), RowFilter(dedupe=False))
+                for r in batch.to_pylist()]
+    finally:
+        con.close()
     return [{"event": r["event"], "properties": json.loads(r["properties"])} for r in rows]
 
 
@@ -98,7 +112,8 @@ def test_terminated_early_line_is_a_failure(tmp_path, compressed):
 
 
 def test_last_record_without_newline_is_kept(tmp_path):
-    got = fetch(tmp_path, [b'{"event":"a","properties":{}}\n{"event":"b","properties":{}}'], False)
+    got = fetch(tmp_path, [b'{"event":"a","properties":{"time":1709251200}}\n'
+                           b'{"event":"b","properties":{"time":1709251201}}'], False)
     assert [r["event"] for r in got] == ["a", "b"]
 
 
