@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import httpx
 
 from mpsql.api.cache import ResponseCache
-from mpsql.api.ratelimit import RateLimits, budget_for
+from mpsql.api.ratelimit import Budget, Ledger, RateLimits, budget_for
 from mpsql.api.regions import Family, base_url
 from mpsql.api.retry import RetryPolicy, parse_retry_after
 from mpsql.errors import (
@@ -129,8 +129,10 @@ class MixpanelClient:
 
     def __init__(self, account: Account, *, limits: RateLimits | None = None, retry: RetryPolicy | None = None,
                  timeout: float = 600.0, notice: Callable[[str], None] = _stderr_notice,
-                 transport: httpx.BaseTransport | None = None, cache: ResponseCache | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, cache: ResponseCache | None = None,
+                 ledger: Ledger | None = None) -> None:
         self.account = account
+        self.ledger = ledger
         self.cache = cache if cache is not None else ResponseCache()
         self.limits = limits or RateLimits()
         self.retry = retry or RetryPolicy()
@@ -203,6 +205,11 @@ class MixpanelClient:
         """``GET /api/app/me``: 200 and the account's description for a valid credential."""
         return self.get_json("app", "/me")
 
+    def budget(self, family: Family) -> Budget:
+        """The rate budget this client's requests of ``family`` draw on (shared with other processes)."""
+        base = base_url(self.account.region, family, self.account.api_url)
+        return budget_for(base, str(self.account.project_id or "legacy"), family, self.limits, self.ledger)
+
     # -- the machinery -----------------------------------------------------------------------------------------
 
     def _cache_scope(self) -> str:
@@ -247,7 +254,7 @@ class MixpanelClient:
         else:
             url_params, form = query, None
         REQUEST_LOG.append(record)
-        budget = budget_for(base, str(self.account.project_id or "legacy"), family, self.limits)
+        budget = self.budget(family)
         started = time.monotonic()
         attempt = 0
         headers = {"Authorization": self._auth_header, "Accept-Encoding": "gzip"}

@@ -1,24 +1,33 @@
-"""A client-side rate budget per API family and project, shared by every connection in the process.
+"""A client-side rate budget per API family and project, shared by every process of the user on this machine.
 
 Mixpanel allows export 60 requests/hour, 3/second and 100 concurrent, and the Query API 60/hour and 5
-concurrent, per project (FACTS.md §3). Waiting here, and saying so on stderr, is cheaper than running into a
-429: a rejected request still counts against the hour.
+concurrent, per project (docs/mixpanel-api.md, rate limits). Waiting here, and saying so on stderr, is cheaper
+than running into a 429: a rejected request still counts against the hour.
+
+The hourly and per-second windows are kept in a ledger. ``FileLedger`` is a small JSON file under an exclusive
+lock (beside the event store), so a REPL, a notebook and a cron ``mpsql sync`` together stay within one
+allowance; ``MemoryLedger`` keeps them for this process only. Concurrency is counted per process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from mpsql.api.regions import Family
 from mpsql.errors import Cancelled
 
 PER_SECOND_WINDOW = 1.1
+HOUR = 3600.0
+MAX_ENTRIES = 10_000  # per key: an unlimited family is still counted, but the ledger stays small
 
 
 class _Flag(Protocol):
@@ -52,41 +61,147 @@ class RateLimits:
         return getattr(self, family)
 
 
-class Budget:
-    """Sliding-window request budget for one (base URL, project, family)."""
+def _delay(sent: list[float], limits: Limits, now: float) -> float:
+    """Seconds until one more request fits the hourly and per-second windows of ``sent`` (0 when it fits now)."""
+    delay = 0.0
+    per_hour, per_second = limits.per_hour, limits.per_second
+    if per_hour is not None and len(sent) >= per_hour:
+        delay = max(delay, sent[-per_hour] + HOUR - now)
+    if per_second is not None and len(sent) >= per_second:
+        # A margin: the server counts arrivals, and two requests can arrive closer than they were sent.
+        delay = max(delay, sent[-per_second] + PER_SECOND_WINDOW - now)
+    return delay
 
-    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+
+def _recent(sent: list[float], now: float) -> list[float]:
+    return [t for t in sent if now - t < HOUR][-MAX_ENTRIES:]
+
+
+class Ledger(Protocol):
+    """Where the request times of the last hour are kept, per budget key."""
+
+    def reserve(self, key: str, limits: Limits, now: float) -> float:
+        """Record a request at ``now`` and return 0 if ``limits`` allow one; else the seconds to wait."""
+        ...
+
+    def count(self, key: str, now: float) -> int:
+        """Requests recorded under ``key`` in the hour before ``now``."""
+        ...
+
+
+class MemoryLedger:
+    """Request times kept in this process only."""
+
+    def __init__(self) -> None:
+        self._sent: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def reserve(self, key: str, limits: Limits, now: float) -> float:
+        with self._lock:
+            sent = self._sent[key] = _recent(self._sent.get(key, []), now)
+            delay = _delay(sent, limits, now)
+            if delay <= 0:
+                sent.append(now)
+            return delay
+
+    def count(self, key: str, now: float) -> int:
+        with self._lock:
+            return len(_recent(self._sent.get(key, []), now))
+
+
+class FileLedger:
+    """Request times in a JSON file shared by the user's processes, read and written under ``flock``.
+
+    The file only paces requests: if it is unreadable or corrupt it starts afresh rather than fail a statement.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()  # flock is per open file; threads of one process take turns first
+
+    def __repr__(self) -> str:
+        return f"FileLedger({str(self.path)!r})"
+
+    @contextmanager
+    def _locked(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        import fcntl
+
+        with self._lock:
+            flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+            fd = os.open(self.path, flags, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                raw = b""
+                while chunk := os.read(fd, 1 << 16):
+                    raw += chunk
+                try:
+                    doc = json.loads(raw) if raw.strip() else {}
+                except ValueError:
+                    doc = {}
+                yield fd, doc if isinstance(doc, dict) else {}
+            finally:
+                os.close(fd)  # closing releases the lock
+
+    def _write(self, fd: int, doc: dict[str, Any]) -> None:
+        data = json.dumps(doc, separators=(",", ":")).encode()
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.ftruncate(fd, 0)
+        os.write(fd, data)
+
+    def reserve(self, key: str, limits: Limits, now: float) -> float:
+        with self._locked() as (fd, doc):
+            sent = _recent([t for t in doc.get(key, []) if isinstance(t, int | float)], now)
+            delay = _delay(sent, limits, now)
+            if delay <= 0:
+                sent.append(now)
+            doc[key] = sent
+            self._write(fd, {k: v for k, v in doc.items() if isinstance(v, list) and _recent(v, now)})
+            return delay
+
+    def count(self, key: str, now: float) -> int:
+        with self._locked() as (_, doc):
+            return len(_recent([t for t in doc.get(key, []) if isinstance(t, int | float)], now))
+
+
+def file_ledger(folder: Path) -> Ledger:
+    """The ledger shared by the user's processes in ``folder``; this process's own if that cannot be used."""
+    try:
+        import fcntl  # noqa: F401 - POSIX only
+    except ImportError:
+        return MemoryLedger()
+    with contextlib.suppress(OSError):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        ledger = FileLedger(folder / "ratelimit-ledger.json")
+        ledger.count("", time.time())  # can it be opened and locked?
+        return ledger
+    return MemoryLedger()
+
+
+class Budget:
+    """Sliding-window request budget for one (base URL, project, family), over a shared ledger."""
+
+    def __init__(self, limits: Limits, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep, ledger: Ledger | None = None, key: str = "") -> None:
         self.limits = limits
+        self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
+        self.key = key
         self._clock = clock
         self._sleep = sleep
         self._cond = threading.Condition()
-        self._sent: deque[float] = deque()
         self._running = 0
-        self.used = 0
+        self.used = 0  # by this process
         self.waits = 0
         self.waited_seconds = 0.0
         self.last_retry_after: float | None = None
 
-    def _delay(self, now: float) -> float:
-        """Seconds until one more request fits the hourly and per-second windows (0 when it fits now)."""
-        while self._sent and now - self._sent[0] >= 3600:
-            self._sent.popleft()
-        delay = 0.0
-        per_hour, per_second = self.limits.per_hour, self.limits.per_second
-        if per_hour is not None and len(self._sent) >= per_hour:
-            delay = max(delay, self._sent[-per_hour] + 3600 - now)
-        if per_second is not None and len(self._sent) >= per_second:
-            # A margin: the server counts arrivals, and two requests can arrive closer than they were sent.
-            delay = max(delay, self._sent[-per_second] + PER_SECOND_WINDOW - now)
-        return delay
-
     def remaining_this_hour(self) -> int | None:
-        with self._cond:
-            now = self._clock()
-            if self.limits.per_hour is None:
-                return None
-            return self.limits.per_hour - sum(1 for t in self._sent if now - t < 3600)
+        if self.limits.per_hour is None:
+            return None
+        return max(0, self.limits.per_hour - self.ledger.count(self.key, self._clock()))
+
+    def used_this_hour(self) -> int:
+        """Requests of every process sharing the ledger in the last hour."""
+        return self.ledger.count(self.key, self._clock())
 
     @contextmanager
     def slot(self, announce: Callable[[float, str], None] | None = None,
@@ -104,7 +219,7 @@ class Budget:
                     self.waits += 1
                     self._cond.wait(timeout=0.2 if cancel is not None else 1.0)
                     continue
-                delay = self._delay(self._clock())
+                delay = self.ledger.reserve(self.key, self.limits, self._clock())
                 if delay <= 0:
                     break
                 reason = self._reason()
@@ -121,7 +236,6 @@ class Budget:
                         self._sleep(delay)
                 finally:
                     self._cond.acquire()
-            self._sent.append(self._clock())
             self._running += 1
             self.used += 1
         try:
@@ -144,13 +258,22 @@ _budgets: dict[tuple[str, str, str], Budget] = {}
 _budgets_lock = threading.Lock()
 
 
-def budget_for(base_url: str, project: str, family: Family, limits: RateLimits) -> Budget:
-    """The process-wide budget for one family of one project at one base URL (created on first use)."""
+def budget_for(base_url: str, project: str, family: Family, limits: RateLimits,
+               ledger: Ledger | None = None) -> Budget:
+    """The process-wide budget for one family of one project at one base URL (created on first use).
+
+    A later caller with other limits or another ledger changes them in place: the requests already counted
+    still count.
+    """
     key = (base_url, project, family)
     with _budgets_lock:
         budget = _budgets.get(key)
-        if budget is None or budget.limits != limits.for_family(family):
-            budget = _budgets[key] = Budget(limits.for_family(family))
+        if budget is None:
+            budget = _budgets[key] = Budget(limits.for_family(family), ledger=ledger, key="|".join(key))
+        else:
+            budget.limits = limits.for_family(family)
+            if ledger is not None:
+                budget.ledger = ledger
         return budget
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mpsql.api.client import MixpanelClient
-from mpsql.api.ratelimit import RateLimits
+from mpsql.api.ratelimit import RateLimits, file_ledger
 from mpsql.api.retry import RetryPolicy
 from mpsql.config import Account, resolve_account
 from mpsql.errors import ArgumentError, ConfigError
@@ -107,12 +107,17 @@ class Context:
             if client is None:
                 account = self._resolve(function, account_name)
                 kwargs = {"notice": self.notice} if self.notice else {}
-                client = self._clients[key] = MixpanelClient(account, limits=self.limits, retry=self.retry, **kwargs)
+                client = self._clients[key] = MixpanelClient(account, limits=self.limits, retry=self.retry,
+                                                             ledger=file_ledger(self.root()), **kwargs)
             return client
+
+    def root(self) -> Path:
+        """The event store's folder (the rate ledger lives there too)."""
+        return self.store_root or store_root()
 
     def day_store(self, account: Account) -> DayStore:
         """The local event store of ``account``'s project (settings from the environment, read now)."""
-        return DayStore(self.store_root or store_root(), project_key(account), StoreSettings.from_env())
+        return DayStore(self.root(), project_key(account), StoreSettings.from_env())
 
     def _resolve(self, function: str, account_name: str | None) -> Account:
         if account_name is None and self.account is not None:

@@ -13,8 +13,7 @@ import pyarrow as pa
 
 from mpsql.api.cache import ResponseCache
 from mpsql.api.client import REQUEST_LOG
-from mpsql.api.ratelimit import all_budgets, budget_for
-from mpsql.api.regions import base_url
+from mpsql.api.ratelimit import all_budgets
 from mpsql.config import ConfigStore
 from mpsql.errors import MpsqlError
 from mpsql.functions._args import Args
@@ -78,16 +77,15 @@ MP_ACCOUNTS = rows_function(
 def _rate_limits(call: Call[NoArgs]) -> Iterator[tuple[Any, ...]]:
     ctx = call.ctx
     try:  # show the connection's own budgets even before its first request
-        account = ctx.client("mp_rate_limits", None).account
+        client = ctx.client("mp_rate_limits", None)
         for family in ("export", "query", "app"):
-            budget_for(base_url(account.region, family, account.api_url), str(account.project_id or "legacy"),
-                       family, ctx.limits)
+            client.budget(family)
     except MpsqlError:
         pass
     for (base, project, family), b in sorted(all_budgets().items()):
         lim = b.limits
-        yield (family, base, project, lim.per_hour, lim.per_second, lim.concurrent, b.used, b.remaining_this_hour(),
-               b.waits, round(b.waited_seconds, 3), b.last_retry_after)
+        yield (family, base, project, lim.per_hour, lim.per_second, lim.concurrent, b.used, b.used_this_hour(),
+               b.remaining_this_hour(), b.waits, round(b.waited_seconds, 3), b.last_retry_after)
 
 
 MP_RATE_LIMITS = rows_function(
@@ -95,12 +93,14 @@ MP_RATE_LIMITS = rows_function(
     schema=pa.schema([pa.field("family", pa.string()), pa.field("base_url", pa.string()),
                       pa.field("project", pa.string()), pa.field("per_hour", pa.int64()),
                       pa.field("per_second", pa.int64()), pa.field("concurrent", pa.int64()),
-                      pa.field("used", pa.int64()), pa.field("left_this_hour", pa.int64()),
+                      pa.field("used", pa.int64()), pa.field("used_this_hour", pa.int64()),
+                      pa.field("left_this_hour", pa.int64()),
                       pa.field("waits", pa.int64()), pa.field("waited_seconds", pa.float64()),
                       pa.field("last_retry_after", pa.float64())]),
     model=NoArgs, positional=(), named={}, needs_account=False,
-    description="This process's request budget per API family and project: used, left this hour, waits so far.",
-    example="SELECT family, used, left_this_hour, waits FROM mp_rate_limits()", produce=_rate_limits)
+    description="Request budget per API family and project: used by this process, used this hour by every mpsql "
+                "process of the user (a shared ledger), left this hour, waits so far.",
+    example="SELECT family, used_this_hour, left_this_hour, waits FROM mp_rate_limits()", produce=_rate_limits)
 
 
 # ---------------------------------------------------------------------------------------------- mp_requests
