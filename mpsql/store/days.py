@@ -86,10 +86,7 @@ def project_key(account: Account) -> str:
     host and port, so two servers never share days. A legacy project secret picks the project itself, so its
     folder holds a one-way fingerprint of the secret.
     """
-    if account.api_url:
-        host = re.sub(r"^https?://", "", account.api_url).split("/", 1)[0]
-    else:
-        host = account.region
+    host = re.sub(r"^https?://", "", account.api_url).split("/", 1)[0] if account.api_url else account.region
     if account.project_id is not None:
         who = str(account.project_id)
     else:
@@ -283,10 +280,8 @@ def ensure_dir(path: Path, root: Path) -> Path:
     current = root
     for part in rel.parts:
         current = current / part
-        try:
+        with contextlib.suppress(FileExistsError):
             os.mkdir(current, 0o700)
-        except FileExistsError:
-            pass
         st = os.lstat(current)
         if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
             raise ConfigError(f"refusing to use the event store folder {current}: it is not a plain folder")
