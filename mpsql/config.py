@@ -133,6 +133,7 @@ class Account:
     region: Region = "us"
     api_url: str | None = None
     source: str = ""
+    store_key: str | None = None  # the event store's folder for this project, when the host cannot say (the demo)
 
     def __post_init__(self) -> None:
         where = f"account {self.name!r}" + (f" ({self.source})" if self.source else "")

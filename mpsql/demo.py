@@ -43,5 +43,22 @@ def demo_account() -> Account:
     """An account pointing every API family at the demo emulator."""
     emu = demo_emulator()
     creds = emu.credentials
+    # The demo's data is a function of its seed and today's date, whatever port it is served on: days held
+    # for it stay valid until tomorrow (older demo days are removed then).
+    key = f"demo-{DEMO_SEED}-{emu.today.isoformat()}"
+    _forget_old_demo_days(key)
     return Account(name="demo", username=creds.username, secret=Secret(creds.secret),
-                   project_id=creds.project_id, region="us", api_url=emu.url, source="demo")
+                   project_id=creds.project_id, region="us", api_url=emu.url, source="demo", store_key=key)
+
+
+def _forget_old_demo_days(keep: str) -> None:
+    import contextlib
+    import shutil
+
+    from mpsql.store.days import store_root
+
+    root = store_root()
+    with contextlib.suppress(OSError):
+        for entry in root.iterdir():
+            if entry.name.startswith("demo-") and entry.name != keep and not entry.is_symlink() and entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)

@@ -14,6 +14,7 @@ from mpsql.config import Account, Secret
 
 # Tests pin the emulator's calendar so expected values never depend on today's date.
 TODAY = dt.date(2024, 4, 1)
+NOW = dt.datetime(2024, 4, 1, 12, 0, tzinfo=dt.UTC).timestamp()  # noon of TODAY: when tests' days are fetched
 
 # Keep the tests from ever reading a developer's real accounts file or environment.
 for _var in ("MP_USERNAME", "MP_SECRET", "MP_PROJECT_ID", "MP_REGION", "MP_ACCOUNT", "MP_API_URL"):
@@ -81,6 +82,7 @@ def con(account, notices):
     from mpsql.connection import context_of
 
     context_of(connection).today = lambda: TODAY
+    context_of(connection).now = lambda: NOW
     yield connection
     connection.close()
 

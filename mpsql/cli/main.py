@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mpsql",
         description="Mixpanel analytics as DuckDB SQL. Other commands: 'mpsql auth --help', "
-                    "'mpsql emulator --help'.",
+                    "'mpsql sync --help', 'mpsql store --help', 'mpsql emulator --help'.",
         epilog="Exit codes: 0 ok, 1 statement failed, 2 usage, 3 no credentials, 130 interrupted.")
     p.add_argument("database", nargs="?", default=":memory:", help="DuckDB database file (default: in memory)")
     p.add_argument("-c", "--command", action="append", default=[], metavar="SQL",
@@ -61,6 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mpsql.cli import auth
 
         return auth.main(argv[1:])
+    if argv[:1] == ["sync"]:
+        from mpsql.cli.store import sync_main
+
+        return sync_main(argv[1:])
+    if argv[:1] == ["store"]:
+        from mpsql.cli.store import store_main
+
+        return store_main(argv[1:])
     if argv[:1] == ["emulator"]:
         from mpsql.emulator.__main__ import main as emulator_main
 

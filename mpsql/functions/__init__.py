@@ -20,6 +20,7 @@ from mpsql.functions import (
     query,
     retention,
     segmentation,
+    store,
 )
 from mpsql.functions._context import Context
 from mpsql.functions._duckdb import TableSource, install_table_function
@@ -27,6 +28,7 @@ from mpsql.functions._spec import TableFunction
 
 TABLE_FUNCTIONS: tuple[TableFunction, ...] = (
     export.FUNCTION,
+    *store.FUNCTIONS,
     profiles.FUNCTION,
     *discovery.FUNCTIONS,
     *segmentation.FUNCTIONS,

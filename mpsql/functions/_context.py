@@ -64,6 +64,7 @@ class Context:
     on_progress: Callable[[Progress], None] | None = None
     notice: Callable[[str], None] | None = None
     today: Callable[[], dt.date] = field(default=lambda: dt.datetime.now(dt.UTC).date())
+    now: Callable[[], float] = time.time  # seconds since the epoch: when days were fetched, whether still fresh
     store_root: Path | None = None  # None: $MPSQL_STORE_DIR or the user's data folder, read when first needed
     last_error: BaseException | None = None
     cancel: threading.Event = field(default_factory=threading.Event)

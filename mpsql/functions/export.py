@@ -42,7 +42,7 @@ from pydantic import Field
 
 from mpsql.api.client import MixpanelClient
 from mpsql.api.framing import TERMINATED_EARLY, JsonlBody
-from mpsql.errors import Cancelled, InvalidResponse, StreamTruncated
+from mpsql.errors import ArgumentError, Cancelled, InvalidResponse, StreamTruncated
 from mpsql.functions._args import Args, Day, Names, check_date_range, parse_call
 from mpsql.functions._context import CancelScope, Context, Progress
 from mpsql.functions._duckdb import Binary, Col, In, Lit, Node
@@ -62,7 +62,7 @@ SCHEMA = pa.schema([
     pa.field("properties", pa.json_()),
 ])
 
-StoreMode = Literal["use", "refresh", "off"]
+StoreMode = Literal["use", "refresh", "off", "local"]
 
 
 class ExportArgs(Args):
@@ -318,7 +318,8 @@ class Window:
     """One request's days: its body on disk, then one checked Parquet file per day in the scratch folder."""
 
     def __init__(self, scratch: Path, index: int, first: dt.date, last: dt.date, selection: Selection, *,
-                 redact: Callable[[str], str] = lambda text: text, version: str = "") -> None:
+                 redact: Callable[[str], str] = lambda text: text, version: str = "",
+                 clock: Callable[[], float] = time.time) -> None:
         self.scratch = scratch
         self.first, self.last = first, last
         self.span = f"{first}..{last}"
@@ -330,6 +331,7 @@ class Window:
         self.body: JsonlBody | None = None
         self._redact = redact
         self._version = version
+        self._clock = clock
         self._path = scratch / f"window-{index}.jsonl"
         self._file: Any = None
 
@@ -351,7 +353,7 @@ class Window:
         assert self.body is not None
         self.body.finish()
         self._close_file()
-        self.fetched_at = time.time()
+        self.fetched_at = self._clock()
         con = _private_connection(self.scratch)
         try:
             self._parse(con)
@@ -514,9 +516,11 @@ class Fetcher:
     store: DayStore | None
     cancel: CancelScope
     progress: Progress
-    statement: int = 0
+    clock: Callable[[], float] = time.time
+    gate: Callable[[], bool] | None = None  # asked before each request; False stops fetching (mp_sync's budget)
     demand: threading.Event = field(default_factory=threading.Event)
     requests: int = 0
+    stopped: bool = False  # the gate said no: windows were left unfetched
     _index: int = 0
     _pool: ThreadPoolExecutor | None = None
 
@@ -527,26 +531,34 @@ class Fetcher:
         try:
             while todo or pending:
                 limit = MAX_IN_FLIGHT if self.demand.is_set() else 1
-                while todo and len(pending) < limit:
+                while todo and len(pending) < limit and self._may_send(todo):
                     pending.append(self._submit(*todo.popleft()))
+                if not pending:
+                    return
                 head = pending[0]
                 while not head.done():
                     if self.cancel.wait(0.05):
                         raise Cancelled(f"{NAME}: cancelled")
-                    if not self.demand.is_set() or len(pending) >= MAX_IN_FLIGHT or not todo:
-                        continue
-                    pending.append(self._submit(*todo.popleft()))
+                    if self.demand.is_set() and len(pending) < MAX_IN_FLIGHT and todo and self._may_send(todo):
+                        pending.append(self._submit(*todo.popleft()))
                 pending.popleft()
                 yield head.result()
         finally:
             for future in pending:
                 future.cancel()
 
+    def _may_send(self, todo: deque[tuple[dt.date, dt.date]]) -> bool:
+        if self.gate is None or self.gate():
+            return True
+        self.stopped = True
+        todo.clear()
+        return False
+
     def _submit(self, first: dt.date, last: dt.date) -> Future[Window]:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="mpsql-export")
         window = Window(self.scratch, self._index, first, last, self.selection, redact=self.client.redact,
-                        version=_version())
+                        version=_version(), clock=self.clock)
         self._index += 1
         self.requests += 1
         return self._pool.submit(self._download, window)
@@ -592,7 +604,9 @@ def start_export(ctx: Context, raw: dict[str, Any], pushed: list[Node]) -> Itera
     if args.filter:
         try:
             local_where = where_to_sql(args.filter)
-        except UnsupportedWhere:
+        except UnsupportedWhere as exc:
+            if args.store == "local":
+                raise ArgumentError(NAME, "filter", f"cannot be applied to held days: {exc}") from None
             local_where = ""  # held days without this very `where` cannot answer it: they are fetched
     return _stream(ctx, client, args, plan, store, local_where)
 
@@ -602,14 +616,24 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
     if plan.empty:
         return
     want = Selection(plan.events, args.filter or None)
-    now = time.time()
+    now = ctx.now()
     held = store.held(_days(plan.from_date, plan.to_date)) if store is not None else {}
 
     def usable(day: HeldDay) -> bool:
-        return (args.store == "use" and day.servable(store.settings, now)  # type: ignore[union-attr]
-                and day.selection.covers(want, where_applies_locally=bool(local_where)))
+        if not day.selection.covers(want, where_applies_locally=bool(local_where)):
+            return False
+        return args.store == "local" or (args.store == "use" and day.servable(store.settings, now))  # type: ignore[union-attr]
 
     segments = plan_segments(plan.from_date, plan.to_date, held, usable)
+    if args.store == "local":
+        missing = [s for s in segments if s.fetch]
+        if missing:
+            days = sum(s.days for s in missing)
+            spans = ", ".join(f"{s.first}..{s.last}" if s.days > 1 else str(s.first) for s in missing[:5])
+            client.notice(f"{NAME}: {days} of {(plan.to_date - plan.from_date).days + 1} days are not held for "
+                          f"this selection ({spans}{', ...' if len(missing) > 5 else ''}); they are left out. "
+                          f"Fetch them with mp_sync(...) or store := 'use'.")
+        segments = [s for s in segments if not s.fetch]
     scratch = store.scratch() if store is not None else _system_scratch()
     params: dict[str, Any] = {}
     if plan.events is not None:
@@ -620,7 +644,7 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
         params["limit"] = args.max_events
     progress = Progress(function=NAME, windows_total=sum(1 for s in segments if not s.fetch))
     cancel = ctx.scope()  # set when the consumer stops, or by mpsql.interrupt(con) / Ctrl-C
-    fetcher = Fetcher(client, scratch, params, want, store, cancel, progress)
+    fetcher = Fetcher(client, scratch, params, want, store, cancel, progress, clock=ctx.now)
     density = Density.known(store.rows_per_day() if store is not None else None)
     ready: queue.Queue[tuple[list[Path], RowFilter] | BaseException | None] = queue.Queue(maxsize=1)
 
@@ -787,7 +811,7 @@ FUNCTION = TableFunction(
     named={"events": "NULL", "filter": "NULL", "max_events": "NULL", "dedupe": "true", "account": "NULL",
            "window_days": "NULL", "store": "'use'"},
     description="Raw events from Mixpanel's export API, deduplicated by Mixpanel's rule, streamed; settled days "
-                "are kept in the local store and read from there (store := 'use' | 'refresh' | 'off').",
+                "are kept in the local store and read from there (store := 'use' | 'refresh' | 'off' | 'local').",
     example="SELECT event, count(*) FROM mp_export(current_date - 7, current_date - 1) GROUP BY ALL",
     start=start_export,
     accepts=accepts,

@@ -86,6 +86,8 @@ def project_key(account: Account) -> str:
     host and port, so two servers never share days. A legacy project secret picks the project itself, so its
     folder holds a one-way fingerprint of the secret.
     """
+    if account.store_key:
+        return account.store_key
     host = re.sub(r"^https?://", "", account.api_url).split("/", 1)[0] if account.api_url else account.region
     if account.project_id is not None:
         who = str(account.project_id)
