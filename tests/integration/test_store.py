@@ -1,0 +1,275 @@
+"""The local event store through the real HTTP path: a day once held costs no request, and results are the same
+row for row with and without it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import mpsql
+from mpsql.api.ratelimit import RateLimits
+from mpsql.api.retry import RetryPolicy
+from mpsql.connection import context_of
+from mpsql.emulator import FaultPlan
+from tests.conftest import FAST_RETRY, NOW, TODAY
+from tests.integration.test_export import deduped, export_requests
+
+MARCH = "'2024-03-04', '2024-03-10'"
+ROWS = "SELECT event, epoch_ms(time), distinct_id, insert_id, CAST(properties AS VARCHAR) FROM mp_export({})"
+
+
+def digest(con, call: str) -> tuple[int, str]:
+    """Row count and a hash of every row in the order served."""
+    rows = con.execute(ROWS.format(call)).fetchall()
+    return len(rows), hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def spans(emulator) -> list[tuple[str, str]]:
+    return [(p["from_date"], p["to_date"]) for p in export_requests(emulator)]
+
+
+def store_dir() -> Path:
+    return Path(os.environ["MPSQL_STORE_DIR"])
+
+
+def test_a_second_identical_export_costs_no_request_and_returns_the_same_rows(con, emulator):
+    first = digest(con, MARCH)
+    assert len(export_requests(emulator)) == 2  # a one-day probe, then the rest in one request
+    emulator.reset()
+    assert digest(con, MARCH) == first
+    assert export_requests(emulator) == []
+    assert first == digest(con, MARCH + ", store := 'off'")  # the same rows as straight from Mixpanel
+
+
+def test_rows_are_exactly_the_deduplicated_export(con, emulator):
+    records = emulator.dataset.export_records(dt.date(2024, 3, 4), dt.date(2024, 3, 10))
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchall()  # fills the store
+    n = con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchone()[0]
+    raw = con.execute(f"SELECT count(*) FROM mp_export({MARCH}, dedupe := false)").fetchone()[0]
+    assert (n, raw) == (len(deduped(records)), len(records))
+    assert n < raw  # the held days keep the duplicates, marked, so both answers come from the store
+
+
+def test_a_sub_selection_of_held_days_costs_no_request(con, emulator):
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchall()
+    emulator.reset()
+    got = digest(con, MARCH + ", events := ['Purchase', 'Sign Up']")
+    pushed = con.execute(f"SELECT count(*) FROM mp_export({MARCH}) WHERE event = 'Login'").fetchone()[0]
+    assert export_requests(emulator) == []
+    assert got == digest(con, MARCH + ", events := ['Purchase', 'Sign Up'], store := 'off'")
+    assert pushed == con.execute(f"SELECT count(*) FROM mp_export({MARCH}, store := 'off') WHERE event = 'Login'"
+                                 ).fetchone()[0] > 0
+
+
+def test_a_narrower_held_selection_does_not_answer_a_wider_one(con, emulator):
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH}, events := ['Purchase'])").fetchall()
+    emulator.reset()
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH}, events := ['Purchase'])").fetchall()
+    assert export_requests(emulator) == []
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchall()
+    assert export_requests(emulator)  # all events were never fetched for these days
+    assert all("event" not in p for p in export_requests(emulator))
+
+
+def test_a_range_half_held_fetches_only_the_missing_days(con, emulator):
+    con.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-06')").fetchall()
+    con.execute("SELECT count(*) FROM mp_export('2024-03-09', '2024-03-10')").fetchall()
+    emulator.reset()
+    got = digest(con, MARCH)
+    assert spans(emulator) == [("2024-03-07", "2024-03-08")]
+    assert got == digest(con, MARCH + ", store := 'off'")
+
+
+def test_unsettled_days_are_fetched_again_once_no_longer_fresh(con, emulator, monkeypatch):
+    recent = "'2024-03-25', '2024-04-01'"  # today is 2024-04-01: the last five days are not settled yet
+    con.execute(f"SELECT count(*) FROM mp_export({recent})").fetchall()
+    emulator.reset()
+    con.execute(f"SELECT count(*) FROM mp_export({recent})").fetchall()
+    assert export_requests(emulator) == []  # fetched minutes ago: fresh enough
+    monkeypatch.setenv("MPSQL_STORE_FRESH_SECONDS", "0")
+    con.execute(f"SELECT count(*) FROM mp_export({recent})").fetchall()
+    assert spans(emulator) == [("2024-03-28", "2024-04-01")]  # only the days younger than the lookback
+
+
+def test_a_day_fetched_before_it_settled_is_fetched_once_more_after(con, emulator, monkeypatch):
+    monkeypatch.setenv("MPSQL_STORE_FRESH_SECONDS", "0")
+    con.execute("SELECT count(*) FROM mp_export('2024-03-30', '2024-03-30')").fetchall()
+    ctx = context_of(con)
+    ctx.now = lambda: NOW + 6 * 86_400  # six days later: 2024-03-30 has settled
+    emulator.reset()
+    con.execute("SELECT count(*) FROM mp_export('2024-03-30', '2024-03-30')").fetchall()
+    con.execute("SELECT count(*) FROM mp_export('2024-03-30', '2024-03-30')").fetchall()
+    assert spans(emulator) == [("2024-03-30", "2024-03-30")]  # fetched again once, then final
+
+
+def test_refresh_fetches_held_days_again(con, emulator):
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchall()
+    emulator.reset()
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH}, store := 'refresh')").fetchall()
+    assert spans(emulator)[-1][1] == "2024-03-10" and spans(emulator)[0][0] == "2024-03-04"
+
+
+def test_store_off_neither_reads_nor_writes(con, emulator):
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH}, store := 'off')").fetchall()
+    assert con.execute("SELECT count(*) FROM mp_store()").fetchone()[0] == 0
+
+
+def test_max_events_does_not_keep_a_partial_day(con, emulator):
+    assert con.execute(f"SELECT count(*) FROM mp_export({MARCH}, max_events := 10)").fetchone()[0] == 10
+    assert con.execute("SELECT count(*) FROM mp_store()").fetchone()[0] == 0
+
+
+def test_mp_store_lists_held_days_with_their_manifest(con, emulator):
+    con.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-05', events := ['Purchase'])").fetchall()
+    rows = con.execute("SELECT date, rows, settled, events, filter, request, version FROM mp_store() ORDER BY date"
+                       ).fetchall()
+    expected = emulator.dataset.export_records(dt.date(2024, 3, 4), dt.date(2024, 3, 4))
+    assert [r[0] for r in rows] == [dt.date(2024, 3, 4), dt.date(2024, 3, 5)]
+    assert rows[0][1] == sum(r["event"] == "Purchase" for r in expected)  # duplicates included
+    assert rows[0][2:] == (True, ["Purchase"], None, "2024-03-04..2024-03-04", mpsql.__version__)
+
+
+def test_files_are_private_and_plain_parquet_with_the_partition_column(con, emulator):
+    import pyarrow.dataset as pds
+
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchall()
+    project = next(p for p in store_dir().iterdir() if p.is_dir())
+    for path in project.rglob("*"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), path
+    dataset = pds.dataset(project / "events", format="parquet", partitioning="hive")
+    table = dataset.to_table()
+    raw = con.execute(f"SELECT count(*) FROM mp_export({MARCH}, dedupe := false)").fetchone()[0]
+    assert table.num_rows == raw
+    assert "date" in table.schema.names and "duplicate" in table.schema.names
+    assert sorted(set(table.column("date").to_pylist())) == [f"2024-03-{d:02d}" for d in range(4, 11)]
+    duck = duckdb.connect()
+    kept = duck.execute(f"SELECT count(*) FROM read_parquet('{project}/events/*/*.parquet', hive_partitioning = true)"
+                        " WHERE NOT duplicate AND date BETWEEN DATE '2024-03-04' AND DATE '2024-03-10'").fetchone()[0]
+    assert kept == con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchone()[0]
+
+
+def test_a_failed_fetch_keeps_no_day_and_ctas_leaves_nothing(account, emulator):
+    emulator.faults = FaultPlan.cut(after_bytes=3000, times=-1)
+    c = mpsql.connect(account=account, rate_limits=RateLimits.unlimited(),
+                      retry=RetryPolicy(max_attempts=2, base=0.01, jitter=0))
+    context_of(c).today = lambda: TODAY
+    try:
+        with pytest.raises(duckdb.Error, match="gave up after 2 attempts"):
+            c.execute(f"CREATE TABLE t AS SELECT * FROM mp_export({MARCH})")
+        assert c.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 't'").fetchone()[0] == 0
+        assert c.execute("SELECT count(*) FROM mp_store()").fetchone()[0] == 0
+        assert not list(store_dir().rglob("*.parquet"))
+    finally:
+        c.close()
+
+
+def test_a_later_window_failing_keeps_the_earlier_whole_days(account, emulator):
+    c = mpsql.connect(account=account, rate_limits=RateLimits.unlimited(),
+                      retry=RetryPolicy(max_attempts=2, base=0.01, jitter=0))
+    context_of(c).today = lambda: TODAY
+
+    def break_after_first(progress):
+        if progress.requests >= 1:
+            emulator.faults = FaultPlan.cut(after_bytes=2000, times=-1)
+
+    context_of(c).on_progress = break_after_first
+    try:
+        with pytest.raises(duckdb.Error):
+            c.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-06', window_days := 1)").fetchall()
+        emulator.reset()
+        held = [r[0] for r in c.execute("SELECT date FROM mp_store()").fetchall()]
+        assert dt.date(2024, 3, 4) in held and len(held) < 3
+        expected = len(deduped(emulator.dataset.export_records(dt.date(2024, 3, 4), dt.date(2024, 3, 6))))
+        assert c.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-06')").fetchone()[0] == expected
+        assert dt.date(2024, 3, 4).isoformat() not in {s[0] for s in spans(emulator)}  # held: not asked again
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("plan", [
+    pytest.param(lambda: FaultPlan.cut(after_bytes=5000, times=2), id="cut"),
+    pytest.param(lambda: FaultPlan.garbage(times=1), id="garbage"),
+    pytest.param(lambda: FaultPlan.terminated_early(times=1), id="terminated-early"),
+    pytest.param(lambda: FaultPlan.server_error(503, times=2), id="503"),
+])
+def test_faults_still_give_the_exact_rows_and_whole_days(con, emulator, plan):
+    reference = digest(con, MARCH + ", store := 'off'")
+    emulator.faults = plan()
+    assert digest(con, MARCH) == reference
+    emulator.reset()
+    assert digest(con, MARCH) == reference and export_requests(emulator) == []
+
+
+def test_mp_events_local_reads_held_days_only_and_names_the_missing(con, emulator, notices):
+    con.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-05')").fetchall()
+    emulator.reset()
+    n = con.execute("SELECT count(*) FROM mp_events_local('2024-03-04', '2024-03-07')").fetchone()[0]
+    assert export_requests(emulator) == []
+    assert n == con.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-05')").fetchone()[0]
+    assert any("2 of 4 days are not held" in m and "2024-03-06..2024-03-07" in m for m in notices)
+
+
+def test_mp_sync_fetches_what_is_missing_and_reports_every_day(con, emulator):
+    con.execute("SELECT count(*) FROM mp_export('2024-03-06', '2024-03-06')").fetchall()
+    emulator.reset()
+    rows = con.execute(f"SELECT date, action, rows FROM mp_sync({MARCH}) ORDER BY date").fetchall()
+    assert [r[1] for r in rows] == ["fetched", "fetched", "held", "fetched", "fetched", "fetched", "fetched"]
+    assert spans(emulator) == [("2024-03-04", "2024-03-05"), ("2024-03-07", "2024-03-10")]
+    records = emulator.dataset.export_records(dt.date(2024, 3, 4), dt.date(2024, 3, 4))
+    assert rows[0][2] == len(records)
+    emulator.reset()
+    again = con.execute(f"SELECT DISTINCT action FROM mp_sync({MARCH})").fetchall()
+    assert again == [("held",)] and export_requests(emulator) == []
+
+
+def test_mp_sync_stops_cleanly_when_the_hourly_budget_is_spent(account, emulator):
+    from mpsql.api.ratelimit import Limits
+
+    notices: list[str] = []
+    c = mpsql.connect(account=account, rate_limits=RateLimits(export=Limits(per_hour=2)), retry=FAST_RETRY,
+                      notice=notices.append)
+    context_of(c).today = lambda: TODAY
+    try:
+        rows = c.execute(f"SELECT date, action FROM mp_sync({MARCH}, window_days := 1) ORDER BY date").fetchall()
+    finally:
+        c.close()
+    assert [a for _, a in rows] == ["fetched", "fetched"] + ["not fetched"] * 5
+    assert len(export_requests(emulator)) == 2
+    assert any("hourly export budget is spent" in n for n in notices)
+
+
+def test_mp_store_drop_forgets_days(con, emulator):
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchall()
+    dropped = con.execute("SELECT date FROM mp_store_drop('2024-03-05', '2024-03-06') ORDER BY date").fetchall()
+    assert dropped == [(dt.date(2024, 3, 5),), (dt.date(2024, 3, 6),)]
+    emulator.reset()
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchall()
+    assert spans(emulator) == [("2024-03-05", "2024-03-06")]
+
+
+def test_a_dead_exports_scratch_folder_is_removed_on_the_next_start(con, emulator):
+    con.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-04')").fetchall()
+    project = next(p for p in store_dir().iterdir() if p.is_dir())
+    dead = project / "tmp" / "mpsql-export-999999999-abc"
+    dead.mkdir()
+    (dead / "window-0.jsonl").write_bytes(b'{"event": "x"}\n')
+    con.execute("SELECT count(*) FROM mp_export('2024-03-05', '2024-03-05')").fetchall()
+    assert not dead.exists()
+    assert list((project / "tmp").iterdir()) == []  # and the statement's own scratch is gone too
+
+
+def test_a_symlinked_project_folder_is_refused(con, emulator, tmp_path):
+    con.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-04')").fetchall()
+    project = next(p for p in store_dir().iterdir() if p.is_dir())
+    elsewhere = tmp_path / "elsewhere"
+    project.rename(elsewhere)
+    project.symlink_to(elsewhere)
+    with pytest.raises(duckdb.Error, match="not a plain folder"):
+        con.execute("SELECT count(*) FROM mp_export('2024-03-05', '2024-03-05')").fetchall()
