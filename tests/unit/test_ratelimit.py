@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mpsql.api.ratelimit import Budget, Limits
+from mpsql.api.ratelimit import PER_SECOND_WINDOW, Budget, Limits
 
 
 class FakeClock:
@@ -40,7 +40,7 @@ def test_per_second_budget():
     for _ in range(4):
         with budget.slot():
             pass
-    assert clock.slept == [pytest.approx(1.1)]
+    assert clock.slept == [pytest.approx(PER_SECOND_WINDOW)]
 
 
 def test_remaining_this_hour():
