@@ -368,6 +368,15 @@ class _Val:
             return self.undefined is not None
         return kind in self.parts
 
+    def true(self) -> str:
+        """A never-NULL condition: the value is boolean true."""
+        b = self.parts.get("boolean")
+        if b is None:
+            return "FALSE"
+        if len(self.parts) == 1 and self.null is None and self.undefined is None:
+            return b  # a boolean that is never undefined is never NULL
+        return f"coalesce({b}, FALSE)"
+
     def is_(self, kind: str) -> str:
         """A never-NULL condition: the value has this type."""
         if kind == "null":
@@ -444,23 +453,23 @@ def _number_text(n: str) -> str:
 # ---------------------------------------------------------------------------------------------------- translation
 
 
+_ROW = "__mpw_props"  # the lambda parameter holding a row's extracted property values (see where_to_sql)
+
+
 class _Translator:
-    def __init__(self, properties: str, time: str) -> None:
-        self.properties = properties
+    """Syntax tree to :class:`_Val`, applying Mixpanel's rules per type; raises UnsupportedWhere where unsure."""
+
+    def __init__(self, time: str) -> None:
         self.time = time
         self.paths: dict[str, int] = {}  # property name -> 1-based slot in the one json_extract of all of them
-        self.lambdas = 0
-
-    def row(self) -> str:
-        """The lambda parameter holding the row's extracted property values."""
-        return "__mpw_props"
+        self.lambdas = 0  # membership tests so far, to give each lambda its own parameter name
 
     def translate(self, node: _Node) -> _Val:
         if isinstance(node, _Lit):
             return _literal(node.value)
         if isinstance(node, _Prop):
             slot = self.paths.setdefault(node.name, len(self.paths) + 1)
-            return _json_value(f"{self.row()}[{slot}]")
+            return _json_value(f"{_ROW}[{slot}]")
         if isinstance(node, _Time | _DateLit):
             raise UnsupportedWhere('event["$time"] and datetime(...) may only be compared with each other')
         if isinstance(node, _ListLit):
@@ -494,7 +503,7 @@ class _Translator:
         """Mixpanel's rules: not boolean negates, not undefined is true, not anything else is undefined."""
         b = arg.get("boolean")
         if not any(arg.may(k) for k in ("string", "number", "list", "object", "null")):
-            return _boolean(f"(NOT coalesce({b}, FALSE))" if b else "TRUE")
+            return _boolean(f"(NOT {arg.true()})")
         cases = []
         if b:
             cases.append(f"WHEN {b} IS NOT NULL THEN NOT {b}")
@@ -504,15 +513,15 @@ class _Translator:
 
     def logic(self, node: _Binary) -> _Val:
         """and/or: undefined counts as false; any other non-boolean operand is an error in Mixpanel's rules."""
-        terms = []
-        for side in (node.left, node.right):
-            val = self.translate(side)
-            if any(val.may(k) for k in ("string", "number", "list", "object", "null")):
-                raise UnsupportedWhere(
-                    f"an operand of '{node.op}' may be a non-boolean value, which Mixpanel treats as an error")
-            b = val.get("boolean")
-            terms.append(f"coalesce({b}, FALSE)" if b else "FALSE")
-        return _boolean(f"({terms[0]} {node.op.upper()} {terms[1]})")
+        left, right = self.operand(node.left, node.op), self.operand(node.right, node.op)
+        return _boolean(f"({left.true()} {node.op.upper()} {right.true()})")
+
+    def operand(self, node: _Node, op: str) -> _Val:
+        """An operand of and/or, which may only be a boolean or undefined."""
+        val = self.translate(node)
+        if any(val.may(k) for k in ("string", "number", "list", "object", "null")):
+            raise UnsupportedWhere(f"an operand of '{op}' may be a non-boolean value, an error in Mixpanel's rules")
+        return val
 
     # -- comparisons
 
@@ -584,6 +593,7 @@ class _Translator:
             self.lambdas += 1
             e = f"__mpw_item{self.lambdas}"
             element = _json_value(e)
+            # `a` is no list or object here, so list and object elements can never equal it.
             matches = self.equal(a, _Val({k: v for k, v in element.parts.items() if k not in ("list", "object")},
                                          null=element.null))
             cases.append(f"WHEN {b.get('list')} IS NOT NULL THEN "
@@ -669,20 +679,41 @@ def where_to_sql(expression: str, *, properties: str = "properties", event: str 
     """
     del event  # no operand reads the event name
     tree = _Parser(expression).parse()
-    translator = _Translator(properties, time)
-    value = translator.translate(tree)
-    if not value.may("boolean"):
-        if any(value.may(k) for k in (*_VALUE_KINDS, "null")):
+    translator = _Translator(time)
+    # Time bounds at the top level of an and-chain stay plain comparisons outside the per-row lambda below, so
+    # DuckDB can use them to skip row groups. Both forms agree: and treats undefined as false either way.
+    conjuncts = _conjuncts(tree)
+    bounds = [c for c in conjuncts if _is_time_comparison(c)]
+    rest = [c for c in conjuncts if not _is_time_comparison(c)]
+    terms = [f"({time} IS NOT NULL AND {translator.time_comparison(c).get('boolean')})" for c in bounds]
+    if rest:
+        node = rest[0]
+        for other in rest[1:]:
+            node = _Binary("and", node, other)
+        value = translator.operand(node, "and") if len(conjuncts) > 1 else translator.translate(node)
+        if not value.may("boolean") and any(value.may(k) for k in (*_VALUE_KINDS, "null")):
             raise UnsupportedWhere("the expression can never be true or false, so it is not a filter")
-        return "FALSE"  # always undefined (say, "a" > 1): no row matches
-    body = value.get("boolean")
-    if translator.paths:
-        # One json_extract of every referenced property, bound to a lambda parameter: the properties document is
-        # parsed once per row however often the expression refers to it.
-        paths = ", ".join(_sql_string(_json_pointer(name)) for name in translator.paths)
-        body = (f"list_transform([json_extract({properties}, [{paths}])], "
-                f"lambda {translator.row()}: {body})[1]")
-    return f"coalesce({body}, FALSE)"
+        body = value.true()
+        if translator.paths:
+            # One json_extract of every referenced property, bound to a lambda parameter: the properties document
+            # is parsed once per row however often the expression refers to it.
+            paths = ", ".join(_sql_string(_json_pointer(name)) for name in translator.paths)
+            body = (f"coalesce(list_transform([json_extract({properties}, [{paths}])], "
+                    f"lambda {_ROW}: {body})[1], FALSE)")
+        terms.append(body)
+    return terms[0] if len(terms) == 1 else "(" + " AND ".join(terms) + ")"
+
+
+def _conjuncts(node: _Node) -> list[_Node]:
+    """The operands of a top-level chain of and (the node itself when it is not an and)."""
+    if isinstance(node, _Binary) and node.op == "and":
+        return _conjuncts(node.left) + _conjuncts(node.right)
+    return [node]
+
+
+def _is_time_comparison(node: _Node) -> bool:
+    return (isinstance(node, _Binary) and node.op in _COMPARISONS
+            and any(isinstance(side, _Time | _DateLit) for side in (node.left, node.right)))
 
 
 def _json_pointer(name: str) -> str:
