@@ -23,7 +23,11 @@ nested keys, ...), and forms whose documented meaning is unclear or contradicted
 * ``not``/comparison without parentheses where operator precedence is not documented (``not a == b``,
   ``a < b < c``).
 
-Numbers are IEEE doubles throughout, as Mixpanel's numeric type is.
+Where the rules are silent this module reads them as follows: same-type equality makes null == null and
+undefined == undefined true; ``x in <list property>`` tests membership (same type and value); ``string()`` of a list
+or object is its compact JSON text; ``round`` takes halves up; numeric text for ``number()`` is a plain ASCII
+decimal (``"0x10"``, ``"1_000"``, ``"Infinity"`` and ``""`` are not numbers). Numbers are IEEE doubles throughout,
+so JSON integers beyond 2^53 compare and print as their nearest double.
 """
 
 from __future__ import annotations

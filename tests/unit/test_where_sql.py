@@ -396,4 +396,4 @@ def test_agrees_with_the_emulator(con: duckdb.DuckDBPyConnection) -> None:
 
     check()
     total = outcome["translated"] + outcome["unsupported"]
-    assert outcome["translated"] >= 0.6 * total, outcome
+    assert outcome["translated"] >= 0.8 * total, outcome  # typically about 95%
