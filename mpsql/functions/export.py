@@ -207,7 +207,7 @@ MAX_IN_FLIGHT = 4  # windows downloading at once (Mixpanel allows 100 concurrent
 
 
 def plan_windows(first: dt.date, last: dt.date, rows_per_day: float | None, *, fixed_days: int | None = None,
-                 target: int = TARGET_WINDOW_ROWS) -> list[tuple[dt.date, dt.date]]:
+                 target: int | None = None) -> list[tuple[dt.date, dt.date]]:
     """Cut ``first..last`` into day-aligned request windows.
 
     ``fixed_days`` (``window_days :=``) gives every window that many days. Otherwise each window is sized to hold
@@ -216,17 +216,17 @@ def plan_windows(first: dt.date, last: dt.date, rows_per_day: float | None, *, f
     """
     total = (last - first).days + 1
     if fixed_days is not None:
-        per = fixed_days
+        sizes = [fixed_days] * (total // fixed_days) + ([total % fixed_days] if total % fixed_days else [])
     elif rows_per_day is None:
         return [(first, first)]
     else:
-        per = max(1, int(target // max(rows_per_day, 1e-9)))
+        per = max(1, int((target or TARGET_WINDOW_ROWS) // max(rows_per_day, 1e-9)))
         count = -(-total // per)
-        per = -(-total // count)  # spread evenly: no tiny last window
+        sizes = [total // count + (1 if i < total % count else 0) for i in range(count)]  # even: no tiny last one
     out = []
     start = first
-    while start <= last:
-        end = min(last, start + dt.timedelta(days=per - 1))
+    for size in sizes:
+        end = start + dt.timedelta(days=size - 1)
         out.append((start, end))
         start = end + dt.timedelta(days=1)
     return out
@@ -254,6 +254,12 @@ class Density:
         self.days += days
         self.per_day = self.rows / self.days
         self.trusted = self.trusted or self.rows >= PROBE_TRUST_ROWS
+
+    def next_windows(self, start: dt.date, last: dt.date, fixed_days: int | None) -> list[tuple[dt.date, dt.date]]:
+        """The next requests from ``start`` towards ``last``: at most as many as run at once, so that a project
+        whose density changes over the range (one that grows, a launch) is planned again from what arrived."""
+        windows = plan_windows(start, self.horizon(start, last), self.per_day, fixed_days=fixed_days)
+        return windows[:MAX_IN_FLIGHT]
 
     def horizon(self, start: dt.date, last: dt.date) -> dt.date:
         """The last day the next windows may reach."""
@@ -663,8 +669,7 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
                     continue
                 start = segment.first
                 while start <= segment.last:
-                    windows = plan_windows(start, density.horizon(start, segment.last), density.per_day,
-                                           fixed_days=args.window_days)
+                    windows = density.next_windows(start, segment.last, args.window_days)
                     progress.windows_total += len(windows)
                     for window in fetcher.fetch(windows):
                         density.saw(window.rows, (window.last - window.first).days + 1)

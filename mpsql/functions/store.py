@@ -19,7 +19,7 @@ from pydantic import Field
 from mpsql.functions._args import Args, Day, Names, check_date_range
 from mpsql.functions._context import Progress
 from mpsql.functions._rows import Call, rows_function
-from mpsql.functions.export import Density, Fetcher, plan_segments, plan_windows
+from mpsql.functions.export import Density, Fetcher, plan_segments
 from mpsql.store.days import DayStore, HeldDay, Selection
 
 SYNC_SCHEMA = pa.schema([
@@ -78,8 +78,7 @@ def _sync(call: Call[SyncArgs]) -> Iterator[tuple[Any, ...]]:
                 continue
             start = segment.first
             while start <= segment.last and not fetcher.stopped:
-                windows = plan_windows(start, density.horizon(start, segment.last), density.per_day,
-                                       fixed_days=args.window_days)
+                windows = density.next_windows(start, segment.last, args.window_days)
                 for window in fetcher.fetch(windows):
                     density.saw(window.rows, (window.last - window.first).days + 1)
                     for day in _held_now(store, window.first, window.last):

@@ -273,3 +273,28 @@ def test_a_symlinked_project_folder_is_refused(con, emulator, tmp_path):
     project.symlink_to(elsewhere)
     with pytest.raises(duckdb.Error, match="not a plain folder"):
         con.execute("SELECT count(*) FROM mp_export('2024-03-05', '2024-03-05')").fetchall()
+
+
+FILTER = 'properties["$browser"] == "Firefox" and (properties["price"] > 100 or not defined(properties["price"]))'
+
+
+def test_a_filter_on_held_whole_days_is_applied_locally(con, emulator):
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchall()
+    emulator.reset()
+    got = digest(con, f"{MARCH}, filter := '{FILTER}'")
+    assert export_requests(emulator) == []
+    assert got == digest(con, f"{MARCH}, filter := '{FILTER}', store := 'off'")
+    assert got[0] > 100
+
+
+def test_a_filter_that_cannot_be_applied_locally_is_asked_of_mixpanel_and_kept_as_such(con, emulator):
+    ordering = 'properties["$browser"] > "Edge"'  # string ordering: Mixpanel's rules leave it undefined
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchall()
+    emulator.reset()
+    first = digest(con, f"{MARCH}, filter := '{ordering}'")
+    assert export_requests(emulator) and all(p["where"] == ordering for p in export_requests(emulator))
+    emulator.reset()
+    assert digest(con, f"{MARCH}, filter := '{ordering}'") == first
+    assert export_requests(emulator) == []  # now held under that very filter
+    assert con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchone()[0] > first[0]
+    assert export_requests(emulator)  # a narrower day does not answer the whole selection
