@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from mpsql.functions.export import TARGET_WINDOW_ROWS, Density, plan_windows
 
@@ -31,7 +32,7 @@ def test_a_dense_range_is_cut_into_even_windows_of_about_the_target():
 
 def test_windows_are_contiguous_and_never_split_a_day():
     windows = plan_windows(JAN1, DEC31, 50_000.0)
-    for (_, end), (start, _) in zip(windows, windows[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(windows):
         assert start == end + dt.timedelta(days=1)
 
 
