@@ -28,6 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--today", type=_date, default=None, help="YYYY-MM-DD (default: today, UTC)")
     ap.add_argument("--no-rate-limits", action="store_true", help="disable Mixpanel's rate limits")
     ap.add_argument("--no-retry-after", action="store_true", help="omit Retry-After on 429")
+    ap.add_argument("--throughput", type=float, default=None, metavar="BYTES_PER_SECOND",
+                    help="stream each export response no faster than this (default: unlimited)")
+    ap.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+                    help="seconds every API request waits before it is answered (default: 0)")
     return ap
 
 
@@ -36,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     emu = Emulator(seed=args.seed, today=args.today, days=args.days, users=args.users,
                    rate_limits=RateLimits.unlimited() if args.no_rate_limits else RateLimits(),
-                   host=args.host, port=args.port, retry_after=not args.no_retry_after)
+                   host=args.host, port=args.port, retry_after=not args.no_retry_after,
+                   throughput=args.throughput, latency=args.latency)
     emu.start()
     c = emu.credentials
     print(f"MP_API_URL={emu.url}")

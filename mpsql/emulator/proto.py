@@ -89,6 +89,7 @@ class RequestLog:
     bytes_sent: int
     gzip: bool
     at: dt.datetime | None = None
+    days: str | None = None  # export: the days the request covered, 'YYYY-MM-DD..YYYY-MM-DD'
 
 
 def resolve(routes: Mapping[str, Route], path: str) -> tuple[Route | None, dict[str, str]]:

@@ -48,10 +48,14 @@ class Emulator:
     def __init__(self, seed: int = 7, today: dt.date | None = None, days: int = 90, users: int = 3000,
                  rate_limits: RateLimits | None = None, host: str = "127.0.0.1", port: int = 0,
                  retry_after: bool = True, clock: Callable[[], float] | None = None,
-                 project_id: int | None = None, faults: FaultPlan | None = None, latency: float = 0.0) -> None:
+                 project_id: int | None = None, faults: FaultPlan | None = None, latency: float = 0.0,
+                 throughput: float | None = None) -> None:
         self.seed = seed
         # Seconds every API request waits before it is answered: Mixpanel's round trip, for benchmarks.
         self.latency = latency
+        # Bytes a second one streamed response may go out at (None: as fast as the socket takes them). Mixpanel's
+        # export servers stream each response at a bounded rate; benchmarks use this to show concurrent windows.
+        self.throughput = throughput
         self.today: dt.date = today or dt.datetime.now(dt.UTC).date()
         self.dataset = Dataset(seed, self.today, days, users)
         self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
@@ -264,8 +268,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._logged = True
         req = self._req
         safe = {k: v for k, v in self._params.items() if k.lower() not in _SECRET_PARAMS}
+        days = None
+        if self.server.emulator.routes.get(req.path) is not None and req.path.endswith("/export"):
+            days = f"{safe.get('from_date', '')}..{safe.get('to_date', '')}"
         self.server.emulator._record(RequestLog(req.method, req.path, safe, self._status, self._sent,
-                                                self._gzip, dt.datetime.now(dt.UTC)))
+                                                self._gzip, dt.datetime.now(dt.UTC), days))
 
     def _run(self, emu: Emulator, req: Request, route: Route | None, family: str) -> None:
         if family != "control":
@@ -345,7 +352,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(resp.status, resp.json, resp.headers)
             return
         faults = self.server.emulator.faults.take_stream(req.path)
-        plan = BodyPlan(resp.stream, faults, self._accepts_gzip())
+        plan = BodyPlan(resp.stream, faults, self._accepts_gzip(), throughput=self.server.emulator.throughput)
         self._status, self._gzip = resp.status, plan.gzip
         self.send_response(resp.status)
         self.send_header("Content-Type", resp.content_type or "text/plain; charset=utf-8")

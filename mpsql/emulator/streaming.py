@@ -23,8 +23,10 @@ class ConnectionCut(Exception):
 class BodyPlan:
     """Turns JSONL lines into wire chunks according to gzip negotiation and the active body faults."""
 
-    def __init__(self, lines: Iterable[bytes], faults: list[Fault], accept_gzip: bool) -> None:
+    def __init__(self, lines: Iterable[bytes], faults: list[Fault], accept_gzip: bool,
+                 throughput: float | None = None) -> None:
         self.faults = {f.kind: f for f in faults}
+        self.throughput = throughput  # wire bytes a second, or None
         self._lines = self._with_line_faults(iter(lines))
         self._head: list[bytes] = []
         head_len = 0
@@ -100,7 +102,8 @@ class BodyPlan:
         on_end = on_end or (lambda n: None)
         cut = self.faults.get("cut")
         drip = self.faults.get("drip")
-        flush_each = "split" in self.faults or drip is not None
+        flush_each = "split" in self.faults or drip is not None or self.throughput is not None
+        started = time.monotonic()
         for chunk in self._chunks():
             if cut is not None and self.bytes_sent + len(chunk) > cut.after_bytes:
                 part = chunk[: max(0, cut.after_bytes - self.bytes_sent)]
@@ -115,6 +118,10 @@ class BodyPlan:
                 wfile.flush()
             if drip is not None and drip.delay > 0:
                 time.sleep(drip.delay)
+            if self.throughput is not None:  # no faster than the cap, measured from the first byte
+                ahead = self.bytes_sent / self.throughput - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
         on_end(self.bytes_sent)
         if cut is not None:  # body shorter than after_bytes: still drop before the final chunk
             wfile.flush()

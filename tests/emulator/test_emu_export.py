@@ -159,3 +159,26 @@ def test_request_log(emu: Emulator, client: httpx.Client) -> None:
     assert log.params["limit"] == "3" and log.bytes_sent > 0
     emu.reset()
     assert emu.requests == []
+
+
+def test_throughput_caps_how_fast_one_response_streams(emu: Emulator, client: httpx.Client) -> None:
+    import time
+
+    day = emu.dataset.last_date
+    params = export_params(emu, from_date=day.isoformat(), to_date=day.isoformat())
+    whole = client.get(EXPORT, params=params, headers={"Accept-Encoding": "identity"}).content
+    emu.throughput = len(whole) / 0.5  # the body should take about half a second
+    try:
+        started = time.monotonic()
+        capped = client.get(EXPORT, params=params, headers={"Accept-Encoding": "identity"}).content
+        took = time.monotonic() - started
+    finally:
+        emu.throughput = None
+    assert capped == whole
+    assert took >= 0.4
+
+
+def test_the_request_log_shows_the_days_each_export_covered(emu: Emulator, client: httpx.Client) -> None:
+    d1, d2 = emu.dataset.last_date - dt.timedelta(days=1), emu.dataset.last_date
+    client.get(EXPORT, params=export_params(emu, from_date=d1.isoformat(), to_date=d2.isoformat()))
+    assert [r.days for r in emu.requests if r.path == EXPORT] == [f"{d1}..{d2}"]
