@@ -57,9 +57,9 @@ def _runner(fn: TableFunction, ctx: Context):
     DuckDB re-raises a source's exception as its own InvalidInputException with the type lost; the CLI reads
     ``last_error`` to report the original.
     """
-    def run(args: dict[str, Any], pushed: list) -> Iterator[pa.RecordBatch]:
+    def run(args: dict[str, Any], pushed: list, columns: list[str]) -> Iterator[pa.RecordBatch]:
         try:
-            return _recording(fn.start(ctx, args, pushed), ctx)
+            return _recording(fn.start(ctx, args, pushed, columns), ctx)
         except BaseException as exc:
             ctx.last_error = exc
             raise

@@ -38,7 +38,7 @@ class TableSource(ArrowScanSource):
     schema_is_stable = True
 
     def __init__(self, name: str, schema: pa.Schema,
-                 run: Callable[[dict[str, Any], list[Node]], Iterator[pa.RecordBatch]],
+                 run: Callable[[dict[str, Any], list[Node], list[str]], Iterator[pa.RecordBatch]],
                  accepts_data: Callable[[Node], bool] | None = None) -> None:
         super().__init__(None)
         self.name = name
@@ -71,7 +71,7 @@ class TableSource(ArrowScanSource):
                             f"such as current_date - 7), not columns of another table")
         wanted = list(range(len(self.schema))) if columns is None else [c for c in columns if c < len(self.schema)]
         out_schema = pa.schema([self.schema.field(i) for i in wanted])
-        batches = self._run(args, data_filters)
+        batches = self._run(args, data_filters, [f.name for f in out_schema])
         projected = (pa.RecordBatch.from_arrays([b.column(i) for i in wanted], schema=out_schema) for b in batches)
         reader = pa.RecordBatchReader.from_batches(out_schema, _closing(projected, batches))
         if columns is None:

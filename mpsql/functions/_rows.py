@@ -99,7 +99,7 @@ def rows_function(*, name: str, schema: pa.Schema, model: type[A], positional: t
     need not count rows: the total is recorded on their one reply.
     """
 
-    def start(ctx: Context, raw: dict[str, Any], pushed: list) -> Iterator[pa.RecordBatch]:
+    def start(ctx: Context, raw: dict[str, Any], pushed: list, columns: list[str]) -> Iterator[pa.RecordBatch]:
         args = parse_call(name, model, raw)
         today = ctx.today()
         args.check(name, today)

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 class TableFunction:
     """Name, SQL signature, fixed output schema, and how to run a call.
 
-    ``start(ctx, arguments, pushed_predicates)`` validates and plans eagerly (errors surface before any request)
-    and returns a lazy iterator of record batches in ``schema``.
+    ``start(ctx, arguments, pushed_predicates, columns)`` validates and plans eagerly (errors surface before any
+    request) and returns a lazy iterator of record batches in ``schema``; ``columns`` names the ones the query
+    reads, so a source may leave the others empty (all NULL).
     """
 
     name: str
@@ -27,7 +28,7 @@ class TableFunction:
     named: dict[str, str]  # option -> SQL default
     description: str
     example: str
-    start: Callable[[Context, dict[str, Any], list[Node]], Iterator[pa.RecordBatch]]
+    start: Callable[[Context, dict[str, Any], list[Node], list[str]], Iterator[pa.RecordBatch]]
     accepts: Callable[[Node], bool] | None = None
 
     @property

@@ -486,23 +486,35 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def read_days(con: duckdb.DuckDBPyConnection, files: Sequence[Path], rows: RowFilter) -> Iterator[pa.RecordBatch]:
-    """The rows of ``files`` in order (each day keeps the export's order), filtered, in row-group batches."""
+def read_days(con: duckdb.DuckDBPyConnection, files: Sequence[Path], rows: RowFilter,
+              columns: Sequence[str] = tuple(SCHEMA.names)) -> Iterator[pa.RecordBatch]:
+    """The rows of ``files`` in order (each day keeps the export's order), filtered, in row-group batches.
+
+    Only ``columns`` are read (a query counting events never decompresses ``properties``); the others come back
+    as NULL columns, which the table function does not hand on.
+    """
     if not files:
         return
     listing = ", ".join(f"'{_sql_path(f)}'" for f in files)
-    sql = (f"SELECT event, time, distinct_id, insert_id, properties FROM read_parquet([{listing}]) "
-           f"WHERE {rows.sql()}")
+    wanted = [name for name in SCHEMA.names if name in columns] or ["event"]
+    sql = f"SELECT {', '.join(wanted)} FROM read_parquet([{listing}]) WHERE {rows.sql()}"
     for batch in con.sql(sql).to_arrow_reader(ROW_GROUP):
-        yield _as_schema(batch)
+        yield _as_schema(batch, wanted)
 
 
-def _as_schema(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """DuckDB hands JSON back as plain strings; mark the column as JSON so it arrives typed."""
-    props = batch.column(4)
-    if not isinstance(props.type, pa.ExtensionType):
-        props = pa.ExtensionArray.from_storage(pa.json_(), props.cast(pa.string()))
-    return pa.RecordBatch.from_arrays([*batch.columns[:4], props], schema=SCHEMA)
+def _as_schema(batch: pa.RecordBatch, names: Sequence[str]) -> pa.RecordBatch:
+    """The batch in ``SCHEMA``: columns not read are NULL, and JSON (which DuckDB hands back as plain strings) is
+    marked as JSON so it arrives typed."""
+    arrays = []
+    for field in SCHEMA:
+        if field.name not in names:
+            arrays.append(pa.nulls(batch.num_rows, field.type))
+            continue
+        column = batch.column(names.index(field.name))
+        if field.name == "properties" and not isinstance(column.type, pa.ExtensionType):
+            column = pa.ExtensionArray.from_storage(pa.json_(), column.cast(pa.string()))
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
 
 
 # -- fetching windows, a few at a time ---------------------------------------------------------------------------
@@ -599,7 +611,8 @@ def _version() -> str:
 
 # -- the statement ----------------------------------------------------------------------------------------------
 
-def start_export(ctx: Context, raw: dict[str, Any], pushed: list[Node]) -> Iterator[pa.RecordBatch]:
+def start_export(ctx: Context, raw: dict[str, Any], pushed: list[Node],
+                 columns: Sequence[str] = ()) -> Iterator[pa.RecordBatch]:
     """Validate, resolve the account and plan now (before any request); return the lazy row stream."""
     args = parse_call(NAME, ExportArgs, raw)
     check_date_range(NAME, args.from_date, args.to_date, ctx.today())
@@ -614,11 +627,11 @@ def start_export(ctx: Context, raw: dict[str, Any], pushed: list[Node]) -> Itera
             if args.store == "local":
                 raise ArgumentError(NAME, "filter", f"cannot be applied to held days: {exc}") from None
             local_where = ""  # held days without this very `where` cannot answer it: they are fetched
-    return _stream(ctx, client, args, plan, store, local_where)
+    return _stream(ctx, client, args, plan, store, local_where, tuple(columns) or tuple(SCHEMA.names))
 
 
 def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: ExportPlan, store: DayStore | None,
-            local_where: str) -> Iterator[pa.RecordBatch]:
+            local_where: str, columns: tuple[str, ...]) -> Iterator[pa.RecordBatch]:
     if plan.empty:
         return
     want = Selection(plan.events, args.filter or None)
@@ -697,7 +710,7 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
             if isinstance(item, BaseException):
                 raise item
             files, rows = item
-            for batch in read_days(con, files, rows):
+            for batch in read_days(con, files, rows, columns):
                 if cancel.is_set():
                     raise Cancelled(f"{NAME}: cancelled")
                 if remaining[0] is not None:

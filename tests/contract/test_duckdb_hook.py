@@ -19,7 +19,7 @@ SCHEMA = pa.schema([("event", pa.string()), ("n", pa.int64())])
 def probe():
     calls: list[tuple[dict, list]] = []
 
-    def run(args, pushed):
+    def run(args, pushed, columns):
         calls.append((args, [p.fragment() for p in pushed]))
         yield pa.RecordBatch.from_pydict({"event": ["a", "b"], "n": [1, 2]}, schema=SCHEMA)
 
@@ -61,6 +61,22 @@ def test_accepted_data_predicates_reach_the_source(probe):
     con, calls = probe
     con.execute("SELECT n FROM probe_fn(1) WHERE event IN ('a', 'c')").fetchall()
     assert calls[-1][1] == ["(\"event\" IN ('a', 'c'))"]
+
+
+def test_the_columns_a_query_reads_reach_the_source():
+    seen: list[list[str]] = []
+
+    def run(args, pushed, columns):
+        seen.append(columns)
+        yield pa.RecordBatch.from_pydict({"event": ["a"], "n": [1]}, schema=SCHEMA)
+
+    con = duckdb.connect()
+    install_table_function(con, name="probe_fn", source=TableSource("probe_fn", SCHEMA, run),
+                           positional=("a",), named={}, comment="probe")
+    assert con.execute("SELECT sum(n) FROM probe_fn(1)").fetchall() == [(1,)]
+    assert con.execute("SELECT * FROM probe_fn(1)").fetchall() == [("a", 1)]
+    con.close()
+    assert seen == [["n"], ["event", "n"]]
 
 
 def test_non_constant_arguments_fail_safe(probe):
