@@ -506,12 +506,12 @@ def _as_schema(batch: pa.RecordBatch, names: Sequence[str]) -> pa.RecordBatch:
     """The batch in ``SCHEMA``: columns not read are NULL, and JSON (which DuckDB hands back as plain strings) is
     marked as JSON so it arrives typed."""
     arrays = []
-    for field in SCHEMA:
-        if field.name not in names:
-            arrays.append(pa.nulls(batch.num_rows, field.type))
+    for column_field in SCHEMA:
+        if column_field.name not in names:
+            arrays.append(pa.nulls(batch.num_rows, column_field.type))
             continue
-        column = batch.column(names.index(field.name))
-        if field.name == "properties" and not isinstance(column.type, pa.ExtensionType):
+        column = batch.column(names.index(column_field.name))
+        if column_field.name == "properties" and not isinstance(column.type, pa.ExtensionType):
             column = pa.ExtensionArray.from_storage(pa.json_(), column.cast(pa.string()))
         arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
