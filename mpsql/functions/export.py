@@ -523,8 +523,8 @@ def _as_schema(batch: pa.RecordBatch, names: Sequence[str]) -> pa.RecordBatch:
 class Fetcher:
     """Downloads windows for one statement, up to ``MAX_IN_FLIGHT`` at once, handing them back in order.
 
-    A window's days are committed to the store as soon as it is whole. Until the consumer has asked for a second
-    item only one window is in flight, so ``LIMIT 5`` costs one request.
+    A window's days are committed to the store as soon as it is whole. Until the consumer has asked for more than
+    a first batch only one window is in flight, so ``LIMIT 5`` costs one request.
     """
 
     client: MixpanelClient
@@ -699,11 +699,7 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
     con = _private_connection(scratch)
 
     def batches() -> Iterator[pa.RecordBatch]:
-        asked = 0
         while True:
-            asked += 1
-            if asked >= 2:
-                fetcher.demand.set()
             item = _get(ready, cancel)
             if item is None:
                 return
@@ -721,6 +717,9 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
                 progress.rows += batch.num_rows
                 _report(ctx, progress)
                 yield batch
+                # Asked for more after a first batch: not a `LIMIT 5`, so further windows may be fetched at once.
+                fetcher.demand.set()
+            fetcher.demand.set()
             progress.windows_done += 1
             _report(ctx, progress)
             if remaining[0] is not None and remaining[0] <= 0:
