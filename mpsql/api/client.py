@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import sys
 import time
 import zlib
@@ -18,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -139,6 +141,8 @@ class MixpanelClient:
         self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=30.0), transport=transport,
                                   headers={"User-Agent": USER_AGENT}, follow_redirects=False)
         self._auth_header = "Basic " + base64.b64encode(self._credential_pair().encode()).decode()
+        self._forms = _secret_forms(self.account.secret.reveal(), self._credential_pair())
+        self._forms_re = re.compile("|".join(re.escape(f) for f in self._forms), re.IGNORECASE)
 
     def __repr__(self) -> str:
         return f"MixpanelClient(account={self.account.name!r}, region={self.account.region!r})"
@@ -184,10 +188,10 @@ class MixpanelClient:
         except ValueError:
             record.error = "the response is not JSON"
             raise QueryError(200, endpoint, "the response is not JSON",
-                             self.redact(raw[:2000].decode("utf-8", "replace"))) from None
+                             self.redact(raw[:4000].decode("utf-8", "replace"), 2000)) from None
         if isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"]:
             record.error = self.redact(body["error"])
-            raise QueryError(200, endpoint, record.error, self.redact(json.dumps(body)[:2000]))
+            raise QueryError(200, endpoint, record.error, self.redact(json.dumps(body), 2000))
         if cache_ttl:
             self.cache.put(key, body, endpoint)
         return Reply(body, record)
@@ -225,13 +229,19 @@ class MixpanelClient:
         """The parameters as the request log shows them: a secret passed as a parameter is masked."""
         return {k: self.redact(v) for k, v in query.items()}
 
-    def redact(self, text: str) -> str:
-        """``text`` with every form of the secret replaced by ``***``."""
-        secret = self.account.secret.reveal()
-        for form in (self._auth_header.removeprefix("Basic "), self._credential_pair(), secret):
-            if form and form != ":":
-                text = text.replace(form, "***")
-        return text
+    def redact(self, text: str, limit: int | None = None) -> str:
+        """``text`` with every form of the secret replaced by ``***``, then cut to ``limit`` characters.
+
+        Forms: plain, ``user:secret``, base64, URL- and JSON-encoded, in any case. Cutting comes after
+        redacting (a secret cut in half is no longer found), and a text ending in the first characters of a
+        form (the server or an earlier cut stopped inside it) has that end masked too.
+        """
+        if limit is not None:
+            text = text[: limit + len(self._forms[0])]
+        text = self._forms_re.sub("***", text)
+        if limit is not None:
+            text = text[:limit]
+        return _mask_partial_end(text, self._forms)
 
     def _attempt_loop(self, family: Family, endpoint: str, query: dict[str, str], sink_factory: Callable[[bool], S],
                       cancel: CancelFlag | None, *,
@@ -306,14 +316,14 @@ class MixpanelClient:
 
     def _status_error(self, status: int, endpoint: str, body: bytes, retry_after: float | None) -> MixpanelError:
         text = body.decode("utf-8", "replace")
-        message = text.strip()[:500] or "(empty body)"
+        message = text.strip() or "(empty body)"
         try:
             doc = json.loads(text)
             if isinstance(doc, dict):
                 message = str(doc.get("error") or doc.get("message") or message)
         except ValueError:
             pass
-        message, text = self.redact(message), self.redact(text[:2000])
+        message, text = self.redact(message, 500), self.redact(text, 2000)
         if status == 429:
             return RateLimited(status, endpoint, message, text, retry_after=retry_after)
         if status in (401, 403) or "Unable to authenticate request" in message:
@@ -325,6 +335,31 @@ class MixpanelClient:
         if 400 <= status < 500:
             return QueryError(status, endpoint, message, text)
         return MixpanelError(status, endpoint, message, text)
+
+
+_PARTIAL_MIN = 4  # a shorter trailing prefix of a secret form gives nothing away and would mask ordinary words
+
+
+def _secret_forms(secret: str, pair: str) -> tuple[str, ...]:
+    """Every spelling of the secret a server may echo, longest first (so the longest match is masked whole)."""
+    forms = {secret, pair}
+    for plain in (secret, pair):
+        raw = plain.encode()
+        for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+            forms |= {encoded, encoded.rstrip("=")}
+        escaped = json.dumps(plain)[1:-1]
+        forms |= {quote(plain, safe=""), quote_plus(plain, safe=""), escaped, escaped.replace("/", "\\/"),
+                  json.dumps(plain, ensure_ascii=False)[1:-1]}
+    return tuple(sorted((f for f in forms if f and f != ":"), key=len, reverse=True))
+
+
+def _mask_partial_end(text: str, forms: tuple[str, ...]) -> str:
+    """``text`` with a trailing start of a secret form (at least ``_PARTIAL_MIN`` characters) masked."""
+    for form in forms:
+        for size in range(min(len(form), len(text)), _PARTIAL_MIN - 1, -1):
+            if text[-size:].lower() == form[:size].lower():
+                return text[:-size] + "***"
+    return text
 
 
 def _param_text(value: Any) -> str:
