@@ -143,6 +143,7 @@ class MixpanelClient:
         self._auth_header = "Basic " + base64.b64encode(self._credential_pair().encode()).decode()
         self._forms = _secret_forms(self.account.secret.reveal(), self._credential_pair())
         self._forms_re = re.compile("|".join(re.escape(f) for f in self._forms), re.IGNORECASE)
+        self._pieces_re = _pieces_pattern(self.account.secret.reveal())
 
     def __repr__(self) -> str:
         return f"MixpanelClient(account={self.account.name!r}, region={self.account.region!r})"
@@ -232,13 +233,17 @@ class MixpanelClient:
     def redact(self, text: str, limit: int | None = None) -> str:
         """``text`` with every form of the secret replaced by ``***``, then cut to ``limit`` characters.
 
-        Forms: plain, ``user:secret``, base64, URL- and JSON-encoded, in any case. Cutting comes after
-        redacting (a secret cut in half is no longer found), and a text ending in the first characters of a
-        form (the server or an earlier cut stopped inside it) has that end masked too.
+        Forms: plain, ``user:secret``, base64, URL- and JSON-encoded, in any case; also any run of
+        ``_PIECE`` characters of the secret (a server may echo it cut). Cutting comes after redacting (a secret
+        cut in half is no longer found), and a text ending in the first characters of a form (the server or an
+        earlier cut stopped inside it) has that end masked too.
         """
         if limit is not None:
             text = text[: limit + len(self._forms[0])]
-        text = self._forms_re.sub("***", text)
+        spans = [m.span() for m in self._forms_re.finditer(text)]
+        spans += [(m.start(), m.start() + len(m.group(1))) for m in self._pieces_re.finditer(text)]
+        if spans:
+            text = _masked(text, spans)
         if limit is not None:
             text = text[:limit]
         return _mask_partial_end(text, self._forms)
@@ -338,6 +343,29 @@ class MixpanelClient:
 
 
 _PARTIAL_MIN = 4  # a shorter trailing prefix of a secret form gives nothing away and would mask ordinary words
+_PIECE = 8  # any run this long of the secret (or of its URL-encoding) is masked wherever it appears
+
+
+def _pieces_pattern(secret: str) -> re.Pattern[str]:
+    """Finds every run of ``_PIECE`` characters of the secret, overlapping (a lookahead), in any case."""
+    pieces = {form[i : i + _PIECE] for form in (secret, quote(secret, safe=""))
+              for i in range(max(1, len(form) - _PIECE + 1))}
+    return re.compile("(?=(" + "|".join(re.escape(p) for p in sorted(pieces) if p) + "))", re.IGNORECASE)
+
+
+def _masked(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each union of overlapping ``spans`` replaced by one ``***``."""
+    out, pos = [], 0
+    spans.sort()
+    start, end = spans[0]
+    for s, e in spans[1:]:
+        if s <= end:
+            end = max(end, e)
+            continue
+        out += [text[pos:start], "***"]
+        pos, start, end = end, s, e
+    out += [text[pos:start], "***", text[end:]]
+    return "".join(out)
 
 
 def _secret_forms(secret: str, pair: str) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ import shutil
 import tempfile
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,8 +211,10 @@ GROUP BY event, distinct_id, time, insert_id HAVING count(*) > 1
 class Window:
     """One window's rows, parsed and deduplicated on a private DuckDB connection."""
 
-    def __init__(self, workdir: str, index: int, span: str, dedupe: bool, exact_sql: str) -> None:
+    def __init__(self, workdir: str, index: int, span: str, dedupe: bool, exact_sql: str,
+                 redact: Callable[[str, int], str] = lambda text, limit: text[:limit]) -> None:
         self.span = span
+        self._redact = redact  # DuckDB's parse errors quote the offending value, which may echo the secret
         self.path = os.path.join(workdir, f"window-{index}.jsonl")
         self._dedupe = dedupe
         self._exact_sql = exact_sql
@@ -256,7 +258,7 @@ class Window:
         except duckdb.Error as exc:
             con.close()
             # A cut or corrupt gzip stream, a line cut short, junk such as 'terminated early': fetch it again.
-            first = str(exc).splitlines()[0].replace(self.path, "<body>")
+            first = self._redact(str(exc).splitlines()[0].replace(self.path, "<body>"), 500)
             if _ends_terminated_early(self.path):
                 first = "Mixpanel ended the body with 'terminated early'"
             raise StreamTruncated(f"export: the body of {self.span} is not whole JSONL ({first})") from None
@@ -345,7 +347,7 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
                     params["where"] = args.filter
                 if remaining[0] is not None:
                     params["limit"] = remaining[0]
-                window = Window(workdir, index, f"{start}..{end}", args.dedupe, plan.exact_sql)
+                window = Window(workdir, index, f"{start}..{end}", args.dedupe, plan.exact_sql, client.redact)
                 try:
                     _, record = client.download("export", "/export", params, window, cancel)
                     record.rows = window.parsed_rows

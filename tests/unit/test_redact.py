@@ -87,3 +87,9 @@ def test_an_error_body_echoing_the_secret_at_the_cut_keeps_no_part_of_it():
     err: MixpanelError = info.value
     for part in (str(err), err.body, err.message):
         assert SECRET[:_MIN].lower() not in part.lower()
+
+
+def test_a_run_of_eight_characters_of_the_secret_is_masked_wherever_it_stands(client):
+    assert client.redact('{"error":"unknown token ' + SECRET[:-3] + '"}') == '{"error":"unknown token ***"}'
+    assert client.redact("token=" + SECRET[5:].lower() + ";") == "token=***;"
+    assert client.redact("seven " + SECRET[2:9] + " chars") == "seven " + SECRET[2:9] + " chars"
