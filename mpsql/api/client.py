@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
+import math
 import re
+import socket
+import ssl
 import sys
 import time
 import zlib
@@ -19,14 +23,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 import httpx
 
 from mpsql.api.cache import ResponseCache
 from mpsql.api.ratelimit import RateLimits, budget_for
 from mpsql.api.regions import Family, base_url
-from mpsql.api.retry import RetryPolicy, parse_retry_after
+from mpsql.api.retry import DEFAULT_IDLE_TIMEOUT, ENV_DEADLINE, ENV_IDLE, RetryPolicy, env_seconds, parse_retry_after
+from mpsql.api.watch import OutOfTime, Watch, watch_client
 from mpsql.errors import (
     AuthError,
     Cancelled,
@@ -130,16 +135,25 @@ class MixpanelClient:
     """Talks to one Mixpanel project (or the emulator) as one account."""
 
     def __init__(self, account: Account, *, limits: RateLimits | None = None, retry: RetryPolicy | None = None,
-                 timeout: float = 600.0, notice: Callable[[str], None] = _stderr_notice,
+                 idle_timeout: float | None = None, notice: Callable[[str], None] = _stderr_notice,
                  transport: httpx.BaseTransport | None = None, cache: ResponseCache | None = None) -> None:
+        """``idle_timeout``: seconds without a byte from the server before an attempt fails (None:
+        ``$MPSQL_IDLE_TIMEOUT``, else 600); the retry policy's ``deadline`` caps each request as a whole."""
         self.account = account
         self.cache = cache if cache is not None else ResponseCache()
         self.limits = limits or RateLimits()
-        self.retry = retry or RetryPolicy()
+        self.retry = (retry or RetryPolicy()).resolved()
         self.notice = notice
-        # Export bodies can stream for many minutes (FACTS.md §1), so the read timeout is generous.
-        self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=30.0), transport=transport,
-                                  headers={"User-Agent": USER_AGENT}, follow_redirects=False)
+        if idle_timeout is None:
+            idle_timeout = env_seconds(ENV_IDLE, DEFAULT_IDLE_TIMEOUT, zero_means_off=False)
+        elif not 0 < idle_timeout < math.inf:
+            raise ValueError(f"idle_timeout must be a positive number of seconds, not {idle_timeout!r}")
+        self.idle_timeout = idle_timeout
+        self._http = httpx.Client(timeout=httpx.Timeout(idle_timeout, connect=min(30.0, idle_timeout)),
+                                  transport=transport, headers={"User-Agent": USER_AGENT}, follow_redirects=False)
+        # Reads wake up to see a cancel or the deadline, even while no byte arrives (see mpsql.api.watch).
+        self._watch = Watch()
+        watch_client([self._http._transport, *self._http._mounts.values()], self._watch)
         self._auth_header = "Basic " + base64.b64encode(self._credential_pair().encode()).decode()
         self._forms = _secret_forms(self.account.secret.reveal(), self._credential_pair())
         self._forms_re = re.compile("|".join(re.escape(f) for f in self._forms), re.IGNORECASE)
@@ -264,6 +278,7 @@ class MixpanelClient:
         REQUEST_LOG.append(record)
         budget = budget_for(base, str(self.account.project_id or "legacy"), family, self.limits)
         started = time.monotonic()
+        spent = 0.0  # seconds of this request's deadline used: attempts and retry waits, not budget waits
         attempt = 0
         headers = {"Authorization": self._auth_header, "Accept-Encoding": "gzip"}
         try:
@@ -272,36 +287,47 @@ class MixpanelClient:
                 _check(cancel)
                 status: int | None = None
                 retry_after: float | None = None
-                try:
-                    with budget.slot(self._announce_budget(family), cancel), \
-                            self._http.stream(method, url, params=url_params, data=form, headers=headers) as resp:
-                        status = resp.status_code
-                        record.status = status
-                        if status == 200:
-                            gzip = resp.headers.get("content-encoding", "").lower() == "gzip"
-                            sink = sink_factory(gzip)
-                            # Chunks as they arrive (no fixed size to fill), so a cancel is seen promptly even
-                            # while a slow body trickles in.
-                            for chunk in resp.iter_raw():
-                                _check(cancel)
-                                record.bytes += len(chunk)
-                                sink.feed(chunk)
-                            sink.finish()
-                            return sink, record
-                        body = resp.read()
-                        retry_after = parse_retry_after(resp.headers.get("retry-after"))
-                        if retry_after is not None:
-                            budget.last_retry_after = retry_after
-                        failure: MpsqlError = self._status_error(status, endpoint, body, retry_after)
-                except (httpx.TransportError, StreamTruncated) as exc:
-                    if isinstance(exc, StreamTruncated):
-                        failure = exc
-                    else:
-                        failure = TransportError(self.redact(f"{endpoint}: {type(exc).__name__}: {exc}"))
-                    status = None
-                wait = self.retry.wait(attempt, status, retry_after)
+                final = False  # a failure that another attempt cannot heal
+                with budget.slot(self._announce_budget(family), cancel):
+                    begun = time.monotonic()
+                    try:
+                        with self._watch.watching(cancel, begun + self.retry.deadline - spent), \
+                                self._http.stream(method, url, params=url_params, data=form, headers=headers) as resp:
+                            status = resp.status_code
+                            record.status = status
+                            if status == 200:
+                                gzip = resp.headers.get("content-encoding", "").lower() == "gzip"
+                                sink = sink_factory(gzip)
+                                # Chunks as they arrive (no fixed size to fill), so a cancel is seen promptly
+                                # even while a slow body trickles in.
+                                for chunk in resp.iter_raw():
+                                    _check(cancel)
+                                    record.bytes += len(chunk)
+                                    sink.feed(chunk)
+                                sink.finish()
+                                return sink, record
+                            body = resp.read()
+                            retry_after = parse_retry_after(resp.headers.get("retry-after"))
+                            if retry_after is not None:
+                                budget.last_retry_after = retry_after
+                            failure: MpsqlError = self._status_error(status, endpoint, body, retry_after)
+                    except OutOfTime:
+                        failure, final, status = self._out_of_time(endpoint, attempt), True, None
+                    except (httpx.TransportError, StreamTruncated) as exc:
+                        if isinstance(exc, StreamTruncated):
+                            failure = exc
+                        else:
+                            lasting = _lasting_cause(exc, url)
+                            failure = TransportError(self.redact(f"{endpoint}: {lasting or _describe(exc)}"))
+                            final = lasting is not None
+                        status = None
+                    finally:
+                        spent += time.monotonic() - begun
+                wait = None if final else self.retry.wait(attempt, status, retry_after)
+                if wait is not None and self.retry.out_of_time(spent + wait):
+                    failure, wait = self._out_of_time(endpoint, attempt, failure), None
                 if wait is None:
-                    if attempt > 1:
+                    if attempt > 1 and not final:
                         failure.args = (f"{failure} (gave up after {attempt} attempts)",)
                     record.error = str(failure)
                     raise failure
@@ -310,8 +336,16 @@ class MixpanelClient:
                 self.notice(f"{endpoint}: {what}; retrying in {wait:.1f}s (attempt {attempt + 1} of "
                             f"{self.retry.max_attempts})")
                 _sleep(wait, cancel)
+                spent += wait
         finally:
             record.milliseconds = (time.monotonic() - started) * 1000
+
+    def _out_of_time(self, endpoint: str, attempt: int, last: MpsqlError | None = None) -> TransportError:
+        """The error of a request that used up its deadline (``$MPSQL_REQUEST_DEADLINE``)."""
+        why = f" (last failure: {last})" if last is not None else ""
+        return TransportError(f"{endpoint}: no complete answer within the request deadline of "
+                              f"{self.retry.deadline:g}s (${ENV_DEADLINE}), after {attempt} attempt"
+                              f"{'s' if attempt > 1 else ''}{why}")
 
     def _announce_budget(self, family: Family) -> Callable[[float, str], None]:
         def announce(delay: float, reason: str) -> None:
@@ -397,6 +431,43 @@ def _param_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _describe(exc: httpx.TransportError) -> str:
+    text = str(exc) or "no detail"
+    if isinstance(exc, httpx.ReadTimeout):
+        text = f"no byte from the server for the idle timeout (${ENV_IDLE}): {text}"
+    return f"{type(exc).__name__}: {text}"
+
+
+def _lasting_cause(exc: BaseException, url: str) -> str | None:
+    """Why a transport failure cannot heal within a retry's wait, or None when another attempt may succeed.
+
+    A host name that does not resolve and a TLS failure (bad certificate, not TLS at all) stay as they are; a
+    refused connection means nothing listens there, which lasts for a remote host (a wrong ``api_url``, a
+    proxy or firewall) but may be a local server restarting, so loopback is retried.
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, socket.gaierror):
+            return f"the host name does not resolve ({cause.strerror or cause})"
+        if isinstance(cause, ssl.SSLError):
+            return f"the TLS connection failed ({cause.reason or cause})"
+        if isinstance(cause, ConnectionRefusedError) and not _is_loopback(urlsplit(url).hostname or ""):
+            return "the connection was refused (nothing listens at that address)"
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check(cancel: CancelFlag | None) -> None:
