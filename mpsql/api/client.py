@@ -313,6 +313,10 @@ class MixpanelClient:
                             failure: MpsqlError = self._status_error(status, endpoint, body, retry_after)
                     except OutOfTime:
                         failure, final, status = self._out_of_time(endpoint, attempt), True, None
+                    except httpx.InvalidURL as exc:  # arguments are checked before this; a backstop, never retried
+                        failure, final, status = MpsqlError(self.redact(
+                            f"{endpoint}: the request cannot be sent ({exc}): its arguments are too long for a "
+                            f"URL (at most {URL_ARGUMENTS_LIMIT:,} characters)")), True, None
                     except (httpx.TransportError, StreamTruncated) as exc:
                         if isinstance(exc, StreamTruncated):
                             failure = exc
@@ -422,6 +426,15 @@ def _mask_partial_end(text: str, forms: tuple[str, ...]) -> str:
             if text[-size:].lower() == form[:size].lower():
                 return text[:-size] + "***"
     return text
+
+
+# httpx refuses a URL longer than 65,536 characters: the arguments of a GET must leave room for the rest of it.
+URL_ARGUMENTS_LIMIT = 60_000
+
+
+def url_size(value: Any) -> int:
+    """How many characters ``value`` takes as a URL query parameter (percent-encoded, at most)."""
+    return len(quote(_param_text(value), safe=""))
 
 
 def _param_text(value: Any) -> str:

@@ -33,7 +33,7 @@ import duckdb
 import pyarrow as pa
 from pydantic import Field
 
-from mpsql.api.client import MixpanelClient
+from mpsql.api.client import URL_ARGUMENTS_LIMIT, MixpanelClient, url_size
 from mpsql.api.framing import TERMINATED_EARLY, JsonlBody
 from mpsql.errors import Cancelled, StreamTruncated
 from mpsql.functions._args import Args, Day, Names, check_date_range, parse_call
@@ -153,6 +153,9 @@ def plan_export(args: ExportArgs, pushed: Sequence[Node]) -> ExportPlan:
             to_date = min(to_date, _utc_day(hi))
     exact = " AND ".join(f"({node.fragment()})" for node in pushed)
     empty = from_date > to_date or (events is not None and not events)
+    if events is not None and url_size(sorted(events)) + url_size(args.filter or "") > URL_ARGUMENTS_LIMIT:
+        # Too many pushed-down names for a URL: ask as the call did; the exact predicate still filters every row.
+        events = set(args.events) if args.events is not None else None
     return ExportPlan(from_date, to_date, tuple(sorted(events)) if events is not None else None, exact, empty)
 
 

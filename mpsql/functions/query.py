@@ -94,6 +94,9 @@ class QueryArgs(Args):
     method: Literal["GET", "POST", "get", "post"] | None = "GET"
     account: str | None = None
 
+    def sent_in_url(self) -> bool:
+        return (self.method or "GET").upper() != "POST"  # POST sends params as a form body
+
     def check(self, function: str, today: dt.date) -> None:
         family, _ = resolve_endpoint(function, self.endpoint)
         if family == "app" and (self.method or "GET").upper() != "GET":
