@@ -156,8 +156,10 @@ class MixpanelClient:
         watch_client([self._http._transport, *self._http._mounts.values()], self._watch)
         self._auth_header = "Basic " + base64.b64encode(self._credential_pair().encode()).decode()
         self._forms = _secret_forms(self.account.secret.reveal(), self._credential_pair())
-        self._forms_re = re.compile("|".join(re.escape(f) for f in self._forms), re.IGNORECASE)
+        self._forms_re = re.compile("|".join(re.escape(f) for f, _ in self._forms), re.IGNORECASE)
         self._pieces_re = _pieces_pattern(self.account.secret.reveal())
+        # The same forms and pieces as plain lower-case strings: a substring search is far faster on large bodies.
+        self._needles = {f.lower() for f, _ in self._forms} | _pieces(self.account.secret.reveal())
 
     def __repr__(self) -> str:
         return f"MixpanelClient(account={self.account.name!r}, region={self.account.region!r})"
@@ -207,7 +209,8 @@ class MixpanelClient:
         if isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"]:
             record.error = self.redact(body["error"])
             raise QueryError(200, endpoint, record.error, self.redact(json.dumps(body), 2000))
-        if cache_ttl:
+        # An answer echoing the credential is handed back, but never written to disk.
+        if cache_ttl and not self._mentions_secret(raw.decode("utf-8", "replace")):
             self.cache.put(key, body, endpoint)
         return Reply(body, record)
 
@@ -244,6 +247,11 @@ class MixpanelClient:
         """The parameters as the request log shows them: a secret passed as a parameter is masked."""
         return {k: self.redact(v) for k, v in query.items()}
 
+    def _mentions_secret(self, text: str) -> bool:
+        """Whether ``text`` holds any form or piece of the secret that ``redact`` would mask, in any case."""
+        folded = text.lower()
+        return any(needle in folded for needle in self._needles)
+
     def redact(self, text: str, limit: int | None = None) -> str:
         """``text`` with every form of the secret replaced by ``***``, then cut to ``limit`` characters.
 
@@ -253,7 +261,7 @@ class MixpanelClient:
         earlier cut stopped inside it) has that end masked too.
         """
         if limit is not None:
-            text = text[: limit + len(self._forms[0])]
+            text = text[: limit + len(self._forms[0][0])]
         spans = [m.span() for m in self._forms_re.finditer(text)]
         spans += [(m.start(), m.start() + len(m.group(1))) for m in self._pieces_re.finditer(text)]
         if spans:
@@ -384,11 +392,15 @@ _PARTIAL_MIN = 4  # a shorter trailing prefix of a secret form gives nothing awa
 _PIECE = 8  # any run this long of the secret (or of its URL-encoding) is masked wherever it appears
 
 
+def _pieces(secret: str) -> set[str]:
+    """Every run of ``_PIECE`` characters of the secret and of its URL-encoding, lower-cased."""
+    return {form[i : i + _PIECE].lower() for form in (secret, quote(secret, safe=""))
+            for i in range(max(1, len(form) - _PIECE + 1)) if form}
+
+
 def _pieces_pattern(secret: str) -> re.Pattern[str]:
     """Finds every run of ``_PIECE`` characters of the secret, overlapping (a lookahead), in any case."""
-    pieces = {form[i : i + _PIECE] for form in (secret, quote(secret, safe=""))
-              for i in range(max(1, len(form) - _PIECE + 1))}
-    return re.compile("(?=(" + "|".join(re.escape(p) for p in sorted(pieces) if p) + "))", re.IGNORECASE)
+    return re.compile("(?=(" + "|".join(re.escape(p) for p in sorted(_pieces(secret))) + "))", re.IGNORECASE)
 
 
 def _masked(text: str, spans: list[tuple[int, int]]) -> str:
@@ -406,23 +418,29 @@ def _masked(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def _secret_forms(secret: str, pair: str) -> tuple[str, ...]:
-    """Every spelling of the secret a server may echo, longest first (so the longest match is masked whole)."""
-    forms = {secret, pair}
-    for plain in (secret, pair):
-        raw = plain.encode()
-        for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
-            forms |= {encoded, encoded.rstrip("=")}
-        escaped = json.dumps(plain)[1:-1]
-        forms |= {quote(plain, safe=""), quote_plus(plain, safe=""), escaped, escaped.replace("/", "\\/"),
-                  json.dumps(plain, ensure_ascii=False)[1:-1]}
-    return tuple(sorted((f for f in forms if f and f != ":"), key=len, reverse=True))
+def _secret_forms(secret: str, pair: str) -> tuple[tuple[str, int], ...]:
+    """Every spelling of the secret a server may echo, longest first (so the longest match is masked whole), each
+    with the length a trailing start of it must reach to be masked: into the secret, not just ``user:``."""
+    user = pair[: len(pair) - len(secret) - 1] if pair.endswith(":" + secret) else ""
+    forms: dict[str, int] = {}
+    for plain, before in ((secret, ""), (pair, f"{user}:" if user else "")):
+        encoders = [lambda t: t, lambda t: quote(t, safe=""), lambda t: quote_plus(t, safe=""),
+                    lambda t: json.dumps(t)[1:-1], lambda t: json.dumps(t)[1:-1].replace("/", "\\/"),
+                    lambda t: json.dumps(t, ensure_ascii=False)[1:-1]]
+        for encode in encoders:
+            forms.setdefault(encode(plain), len(encode(before)) + _PARTIAL_MIN)
+        for b64 in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = b64(plain.encode()).decode()
+            reach = len(before.encode()) * 4 // 3 + 1 + _PARTIAL_MIN  # past the characters encoding ``user:``
+            forms.setdefault(encoded, reach)
+            forms.setdefault(encoded.rstrip("="), reach)
+    return tuple(sorted(((f, n) for f, n in forms.items() if f and f != ":"), key=lambda fn: -len(fn[0])))
 
 
-def _mask_partial_end(text: str, forms: tuple[str, ...]) -> str:
-    """``text`` with a trailing start of a secret form (at least ``_PARTIAL_MIN`` characters) masked."""
-    for form in forms:
-        for size in range(min(len(form), len(text)), _PARTIAL_MIN - 1, -1):
+def _mask_partial_end(text: str, forms: tuple[tuple[str, int], ...]) -> str:
+    """``text`` with a trailing start of a secret form (long enough to hold part of the secret) masked."""
+    for form, shortest in forms:
+        for size in range(min(len(form), len(text)), shortest - 1, -1):
             if text[-size:].lower() == form[:size].lower():
                 return text[:-size] + "***"
     return text

@@ -185,14 +185,24 @@ def test_an_export_line_that_fails_to_parse_does_not_carry_the_secret(sweep, hos
     assert_no_secret_anywhere(con, notices, errors)
 
 
-def test_a_secret_echoed_in_a_successful_answer_is_kept_out_of_the_cache_files(sweep, hostile):
-    # A 200 answer is data: it reaches the caller as is, but the cache stores it under a key free of secrets.
+def test_a_successful_answer_echoing_the_secret_is_returned_but_never_cached(sweep, hostile):
     con, notices = sweep
 
     def answer(emu, req) -> Response:
+        secret, user = sent_secret(req)
+        return Response(json={"echo": echoes(secret, user)})
+
+    def plain(emu, req) -> Response:
         return Response(json={"ok": True})
 
-    hostile.add_route("/api/query/hostile/ok", Route(answer, "query", ("GET",)))
-    con.execute("SELECT * FROM mp_query('hostile/ok')").fetchall()
-    con.execute("SELECT * FROM mp_query('hostile/ok')").fetchall()
+    hostile.add_route("/api/query/hostile/echo-ok", Route(answer, "query", ("GET",)))
+    hostile.add_route("/api/query/hostile/ok", Route(plain, "query", ("GET",)))
+    for _ in range(2):
+        (response,) = con.execute("SELECT * FROM mp_query('hostile/echo-ok')").fetchone()
+        assert SECRET in json.loads(response)["echo"]["plain"]  # data is handed back as the server sent it
+        con.execute("SELECT * FROM mp_query('hostile/ok')").fetchall()
+    served = [r.path for r in hostile.requests]
+    assert served.count("/api/query/hostile/echo-ok") == 2  # asked twice: not cached
+    assert served.count("/api/query/hostile/ok") == 1  # the plain answer was cached
+    assert any(files for _, _, files in os.walk(os.environ["MPSQL_CACHE_DIR"]))
     assert_no_secret_anywhere(con, notices, [])

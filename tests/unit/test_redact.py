@@ -93,3 +93,12 @@ def test_a_run_of_eight_characters_of_the_secret_is_masked_wherever_it_stands(cl
     assert client.redact('{"error":"unknown token ' + SECRET[:-3] + '"}') == '{"error":"unknown token ***"}'
     assert client.redact("token=" + SECRET[5:].lower() + ";") == "token=***;"
     assert client.redact("seven " + SECRET[2:9] + " chars") == "seven " + SECRET[2:9] + " chars"
+
+
+def test_a_text_ending_with_the_user_name_is_not_masked(client):
+    # The user name is no secret: only a trailing piece reaching into the secret itself is masked.
+    assert client.redact(f"Unable to authenticate {USER}") == f"Unable to authenticate {USER}"
+    assert client.redact(f"Unable to authenticate {USER}:") == f"Unable to authenticate {USER}:"
+    assert client.redact(f"auth {USER}:{SECRET[:6]}") == "auth ***"  # the pair, cut inside the secret
+    header = base64.b64encode(PAIR.encode()).decode()
+    assert client.redact("Basic " + header[:30]) == "Basic ***"
