@@ -15,7 +15,7 @@ import math
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import httpcore
@@ -106,13 +106,43 @@ class WatchedBackend(httpcore.NetworkBackend):
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        stream = self._inner.connect_tcp(host, port, self._watch.clip(timeout), local_address, socket_options)
-        return WatchedStream(stream, self._watch)
+        timeout = self._watch.clip(timeout)
+        return self._connect(lambda: self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        stream = self._inner.connect_unix_socket(path, self._watch.clip(timeout), socket_options)
-        return WatchedStream(stream, self._watch)
+        timeout = self._watch.clip(timeout)
+        return self._connect(lambda: self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    def _connect(self, connect: Callable[[], httpcore.NetworkStream]) -> WatchedStream:
+        """Connect on a helper thread while this one watches: name resolution and a connect to a host that
+        never answers block in calls that cannot be woken. A connection abandoned on a cancel is closed by the
+        helper when it completes (within the connect timeout)."""
+        done = threading.Event()
+        outcome: dict[str, Any] = {}
+        abandoned = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome["stream"] = connect()
+            except BaseException as exc:  # handed to the waiting thread
+                outcome["error"] = exc
+            done.set()
+            if abandoned.is_set() and "stream" in outcome:
+                outcome["stream"].close()
+
+        threading.Thread(target=run, name="mpsql-connect", daemon=True).start()
+        try:
+            while not done.wait(POLL):
+                self._watch.check()
+        except BaseException:
+            abandoned.set()
+            if done.is_set() and "stream" in outcome:
+                outcome["stream"].close()
+            raise
+        if "error" in outcome:
+            raise outcome["error"]
+        return WatchedStream(outcome["stream"], self._watch)
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)

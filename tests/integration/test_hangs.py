@@ -9,6 +9,7 @@ import threading
 import time
 
 import duckdb
+import httpcore
 import httpx
 import pytest
 
@@ -234,3 +235,44 @@ def test_a_cancel_reaches_a_read_between_slices_of_a_thread_waiting_on_its_own()
         with pytest.raises(Cancelled):
             watch.check()
     assert seen == [float("inf")]
+
+
+class _SlowConnect(httpcore.NetworkBackend):
+    """A backend whose connect blocks like a slow name lookup or a host that drops the SYN."""
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        time.sleep(1.0)
+        closed = self.closed
+
+        class Stream(httpcore.NetworkStream):
+            def close(self) -> None:
+                closed.set()
+
+        return Stream()
+
+
+def test_a_cancel_reaches_a_connect_that_blocks():
+    from mpsql.api.watch import Watch, WatchedBackend
+
+    watch, flag, slow = Watch(), threading.Event(), _SlowConnect()
+    backend = WatchedBackend(slow, watch)
+    threading.Timer(0.2, flag.set).start()
+    started = time.monotonic()
+    with watch.watching(flag, float("inf")), pytest.raises(Cancelled):
+        backend.connect_tcp("mixpanel.example.com", 443, timeout=30)
+    assert time.monotonic() - started < 0.6
+    assert slow.closed.wait(3)  # the connection that completed after the cancel is closed, not leaked
+
+
+def test_a_deadline_reaches_a_connect_that_blocks():
+    from mpsql.api.watch import OutOfTime, Watch, WatchedBackend
+
+    watch = Watch()
+    backend = WatchedBackend(_SlowConnect(), watch)
+    started = time.monotonic()
+    with watch.watching(None, time.monotonic() + 0.3), pytest.raises(OutOfTime):
+        backend.connect_tcp("mixpanel.example.com", 443, timeout=30)
+    assert time.monotonic() - started < 0.7
