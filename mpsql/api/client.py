@@ -474,22 +474,28 @@ def _describe(exc: httpx.TransportError) -> str:
 def _lasting_cause(exc: BaseException, url: str) -> str | None:
     """Why a transport failure cannot heal within a retry's wait, or None when another attempt may succeed.
 
-    A host name that does not resolve and a TLS failure (bad certificate, not TLS at all) stay as they are; a
-    refused connection means nothing listens there, which lasts for a remote host (a wrong ``api_url``, a
-    proxy or firewall) but may be a local server restarting, so loopback is retried.
+    Only failures to connect qualify. A host name that does not resolve and a TLS handshake the server refuses
+    (bad certificate, not TLS at all) stay as they are; a connection dropped mid-handshake does not. A refused
+    connection means nothing listens there, which lasts for a remote host (a wrong ``api_url``, a proxy or
+    firewall) but may be a local server restarting, so loopback is retried.
     """
+    if not isinstance(exc, httpx.ConnectError):
+        return None
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
         if isinstance(cause, socket.gaierror):
             return f"the host name does not resolve ({cause.strerror or cause})"
-        if isinstance(cause, ssl.SSLError):
-            return f"the TLS connection failed ({cause.reason or cause})"
+        if isinstance(cause, ssl.SSLError) and not isinstance(cause, _TLS_DROPPED):
+            return f"the TLS connection failed ({getattr(cause, 'reason', None) or cause})"
         if isinstance(cause, ConnectionRefusedError) and not _is_loopback(urlsplit(url).hostname or ""):
             return "the connection was refused (nothing listens at that address)"
         cause = cause.__cause__ or cause.__context__
     return None
+
+
+_TLS_DROPPED = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)  # the peer hung up: may heal
 
 
 def _is_loopback(host: str) -> bool:

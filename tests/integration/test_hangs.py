@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 
@@ -175,6 +176,18 @@ def test_a_refused_connection_is_retried_on_loopback_only():
     assert _lasting_cause(refused, "https://mixpanel.example.com/api") == \
         "the connection was refused (nothing listens at that address)"
     assert _lasting_cause(httpx.ReadTimeout("timed out"), "https://mixpanel.example.com/api") is None
+
+
+def test_a_tls_handshake_dropped_by_the_peer_is_retried_but_a_refused_one_is_not():
+    dropped = httpx.ConnectError("EOF occurred in violation of protocol")
+    dropped.__cause__ = ssl.SSLEOFError(8, "EOF occurred in violation of protocol")
+    assert _lasting_cause(dropped, "https://mixpanel.example.com/api") is None
+    bad_cert = httpx.ConnectError("certificate verify failed")
+    bad_cert.__cause__ = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    assert _lasting_cause(bad_cert, "https://mixpanel.example.com/api").startswith("the TLS connection failed")
+    mid_body = httpx.ReadError("bad record mac")
+    mid_body.__cause__ = ssl.SSLError(1, "bad record mac")
+    assert _lasting_cause(mid_body, "https://mixpanel.example.com/api") is None  # not while connecting
 
 
 def test_a_refused_loopback_connection_is_retried(notices):
