@@ -185,6 +185,17 @@ def test_an_export_line_that_fails_to_parse_does_not_carry_the_secret(sweep, hos
     assert_no_secret_anywhere(con, notices, errors)
 
 
+@pytest.mark.parametrize("status", [400, 401, 503])
+@pytest.mark.parametrize("shape", ["error-at-500", "body-at-2000", "text", "echo"])
+def test_an_export_error_body_echoing_the_secret_reaches_no_error_notice_log_or_cache(sweep, hostile, status,
+                                                                                      shape):
+    con, notices = sweep
+    hostile.add_route("/api/2.0/export", Route(hostile_json(status, shape), "export", ("GET",)))
+    errors = failure_texts(con, "SELECT * FROM mp_export('2024-03-04', '2024-03-04')")
+    assert f"HTTP {status}" in errors[0]
+    assert_no_secret_anywhere(con, notices, errors)
+
+
 def test_a_successful_answer_echoing_the_secret_is_returned_but_never_cached(sweep, hostile):
     con, notices = sweep
 
