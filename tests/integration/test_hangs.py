@@ -289,3 +289,12 @@ def test_a_deadline_reaches_a_connect_that_blocks():
     with watch.watching(None, time.monotonic() + 0.3), pytest.raises(OutOfTime):
         backend.connect_tcp("mixpanel.example.com", 443, timeout=30)
     assert time.monotonic() - started < 0.7
+
+
+def test_the_client_connection_pool_is_watched(account):
+    # httpx offers no public hook for the network backend: this fails first if an upgrade moves the private one.
+    from mpsql.api.watch import WatchedBackend
+
+    client = MixpanelClient(account, notice=lambda _: None)
+    assert isinstance(client._http._transport._pool._network_backend, WatchedBackend)
+    client.close()
