@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
+import math
+import re
+import socket
+import ssl
 import sys
 import time
 import zlib
@@ -18,13 +23,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import quote, quote_plus, urlsplit
 
 import httpx
 
 from mpsql.api.cache import ResponseCache
 from mpsql.api.ratelimit import Budget, Ledger, RateLimits, budget_for
 from mpsql.api.regions import Family, base_url
-from mpsql.api.retry import RetryPolicy, parse_retry_after
+from mpsql.api.retry import DEFAULT_IDLE_TIMEOUT, ENV_DEADLINE, ENV_IDLE, RetryPolicy, env_seconds, parse_retry_after
+from mpsql.api.watch import OutOfTime, Watch, watch_client
 from mpsql.errors import (
     AuthError,
     Cancelled,
@@ -128,19 +135,34 @@ class MixpanelClient:
     """Talks to one Mixpanel project (or the emulator) as one account."""
 
     def __init__(self, account: Account, *, limits: RateLimits | None = None, retry: RetryPolicy | None = None,
-                 timeout: float = 600.0, notice: Callable[[str], None] = _stderr_notice,
+                 idle_timeout: float | None = None, notice: Callable[[str], None] = _stderr_notice,
                  transport: httpx.BaseTransport | None = None, cache: ResponseCache | None = None,
                  ledger: Ledger | None = None) -> None:
+        """``idle_timeout``: seconds without a byte from the server before an attempt fails (None:
+        ``$MPSQL_IDLE_TIMEOUT``, else 600); the retry policy's ``deadline`` caps each request as a whole;
+        ``ledger`` keeps the rate budget's request times (shared with other processes)."""
         self.account = account
         self.ledger = ledger
         self.cache = cache if cache is not None else ResponseCache()
         self.limits = limits or RateLimits()
-        self.retry = retry or RetryPolicy()
+        self.retry = (retry or RetryPolicy()).resolved()
         self.notice = notice
-        # Export bodies can stream for many minutes (FACTS.md §1), so the read timeout is generous.
-        self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=30.0), transport=transport,
-                                  headers={"User-Agent": USER_AGENT}, follow_redirects=False)
+        if idle_timeout is None:
+            idle_timeout = env_seconds(ENV_IDLE, DEFAULT_IDLE_TIMEOUT, zero_means_off=False)
+        elif not 0 < idle_timeout < math.inf:
+            raise ValueError(f"idle_timeout must be a positive number of seconds, not {idle_timeout!r}")
+        self.idle_timeout = idle_timeout
+        self._http = httpx.Client(timeout=httpx.Timeout(idle_timeout, connect=min(30.0, idle_timeout)),
+                                  transport=transport, headers={"User-Agent": USER_AGENT}, follow_redirects=False)
+        # Reads wake up to see a cancel or the deadline, even while no byte arrives (see mpsql.api.watch).
+        self._watch = Watch()
+        watch_client([self._http._transport, *self._http._mounts.values()], self._watch)
         self._auth_header = "Basic " + base64.b64encode(self._credential_pair().encode()).decode()
+        self._forms = _secret_forms(self.account.secret.reveal(), self._credential_pair())
+        self._forms_re = re.compile("|".join(re.escape(f) for f, _ in self._forms), re.IGNORECASE)
+        self._pieces_re = _pieces_pattern(self.account.secret.reveal())
+        # The same forms and pieces as plain lower-case strings: a substring search is far faster on large bodies.
+        self._needles = {f.lower() for f, _ in self._forms} | _pieces(self.account.secret.reveal())
 
     def __repr__(self) -> str:
         return f"MixpanelClient(account={self.account.name!r}, region={self.account.region!r})"
@@ -186,11 +208,12 @@ class MixpanelClient:
         except ValueError:
             record.error = "the response is not JSON"
             raise QueryError(200, endpoint, "the response is not JSON",
-                             self.redact(raw[:2000].decode("utf-8", "replace"))) from None
+                             self.redact(raw[:4000].decode("utf-8", "replace"), 2000)) from None
         if isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"]:
             record.error = self.redact(body["error"])
-            raise QueryError(200, endpoint, record.error, self.redact(json.dumps(body)[:2000]))
-        if cache_ttl:
+            raise QueryError(200, endpoint, record.error, self.redact(json.dumps(body), 2000))
+        # An answer echoing the credential is handed back, but never written to disk.
+        if cache_ttl and not self._mentions_secret(raw.decode("utf-8", "replace")):
             self.cache.put(key, body, endpoint)
         return Reply(body, record)
 
@@ -232,13 +255,28 @@ class MixpanelClient:
         """The parameters as the request log shows them: a secret passed as a parameter is masked."""
         return {k: self.redact(v) for k, v in query.items()}
 
-    def redact(self, text: str) -> str:
-        """``text`` with every form of the secret replaced by ``***``."""
-        secret = self.account.secret.reveal()
-        for form in (self._auth_header.removeprefix("Basic "), self._credential_pair(), secret):
-            if form and form != ":":
-                text = text.replace(form, "***")
-        return text
+    def _mentions_secret(self, text: str) -> bool:
+        """Whether ``text`` holds any form or piece of the secret that ``redact`` would mask, in any case."""
+        folded = text.lower()
+        return any(needle in folded for needle in self._needles)
+
+    def redact(self, text: str, limit: int | None = None) -> str:
+        """``text`` with every form of the secret replaced by ``***``, then cut to ``limit`` characters.
+
+        Forms: plain, ``user:secret``, base64, URL- and JSON-encoded, in any case; also any run of
+        ``_PIECE`` characters of the secret (a server may echo it cut). Cutting comes after redacting (a secret
+        cut in half is no longer found), and a text ending in the first characters of a form (the server or an
+        earlier cut stopped inside it) has that end masked too.
+        """
+        if limit is not None:
+            text = text[: limit + len(self._forms[0][0])]
+        spans = [m.span() for m in self._forms_re.finditer(text)]
+        spans += [(m.start(), m.start() + len(m.group(1))) for m in self._pieces_re.finditer(text)]
+        if spans:
+            text = _masked(text, spans)
+        if limit is not None:
+            text = text[:limit]
+        return _mask_partial_end(text, self._forms)
 
     def _attempt_loop(self, family: Family, endpoint: str, query: dict[str, str], sink_factory: Callable[[bool], S],
                       cancel: CancelFlag | None, *,
@@ -256,6 +294,7 @@ class MixpanelClient:
         REQUEST_LOG.append(record)
         budget = self.budget(family)
         started = time.monotonic()
+        spent = 0.0  # seconds of this request's deadline used: attempts and retry waits, not budget waits
         attempt = 0
         headers = {"Authorization": self._auth_header, "Accept-Encoding": "gzip"}
         try:
@@ -264,36 +303,51 @@ class MixpanelClient:
                 _check(cancel)
                 status: int | None = None
                 retry_after: float | None = None
-                try:
-                    with budget.slot(self._announce_budget(family), cancel), \
-                            self._http.stream(method, url, params=url_params, data=form, headers=headers) as resp:
-                        status = resp.status_code
-                        record.status = status
-                        if status == 200:
-                            gzip = resp.headers.get("content-encoding", "").lower() == "gzip"
-                            sink = sink_factory(gzip)
-                            # Chunks as they arrive (no fixed size to fill), so a cancel is seen promptly even
-                            # while a slow body trickles in.
-                            for chunk in resp.iter_raw():
-                                _check(cancel)
-                                record.bytes += len(chunk)
-                                sink.feed(chunk)
-                            sink.finish()
-                            return sink, record
-                        body = resp.read()
-                        retry_after = parse_retry_after(resp.headers.get("retry-after"))
-                        if retry_after is not None:
-                            budget.last_retry_after = retry_after
-                        failure: MpsqlError = self._status_error(status, endpoint, body, retry_after)
-                except (httpx.TransportError, StreamTruncated) as exc:
-                    if isinstance(exc, StreamTruncated):
-                        failure = exc
-                    else:
-                        failure = TransportError(self.redact(f"{endpoint}: {type(exc).__name__}: {exc}"))
-                    status = None
-                wait = self.retry.wait(attempt, status, retry_after)
+                final = False  # a failure that another attempt cannot heal
+                with budget.slot(self._announce_budget(family), cancel):
+                    begun = time.monotonic()
+                    try:
+                        with self._watch.watching(cancel, begun + self.retry.deadline - spent), \
+                                self._http.stream(method, url, params=url_params, data=form, headers=headers) as resp:
+                            status = resp.status_code
+                            record.status = status
+                            if status == 200:
+                                gzip = resp.headers.get("content-encoding", "").lower() == "gzip"
+                                sink = sink_factory(gzip)
+                                # Chunks as they arrive (no fixed size to fill), so a cancel is seen promptly
+                                # even while a slow body trickles in.
+                                for chunk in resp.iter_raw():
+                                    _check(cancel)
+                                    record.bytes += len(chunk)
+                                    sink.feed(chunk)
+                                sink.finish()
+                                return sink, record
+                            body = resp.read()
+                            retry_after = parse_retry_after(resp.headers.get("retry-after"))
+                            if retry_after is not None:
+                                budget.last_retry_after = retry_after
+                            failure: MpsqlError = self._status_error(status, endpoint, body, retry_after)
+                    except OutOfTime:
+                        failure, final, status = self._out_of_time(endpoint, attempt), True, None
+                    except httpx.InvalidURL as exc:  # arguments are checked before this; a backstop, never retried
+                        failure, final, status = MpsqlError(self.redact(
+                            f"{endpoint}: the request cannot be sent ({exc}): its arguments are too long for a "
+                            f"URL (at most {URL_ARGUMENTS_LIMIT:,} characters)")), True, None
+                    except (httpx.TransportError, StreamTruncated) as exc:
+                        if isinstance(exc, StreamTruncated):
+                            failure = exc
+                        else:
+                            lasting = _lasting_cause(exc, url)
+                            failure = TransportError(self.redact(f"{endpoint}: {lasting or _describe(exc)}"))
+                            final = lasting is not None
+                        status = None
+                    finally:
+                        spent += time.monotonic() - begun
+                wait = None if final else self.retry.wait(attempt, status, retry_after)
+                if wait is not None and self.retry.out_of_time(spent + wait):
+                    failure, wait = self._out_of_time(endpoint, attempt, failure), None
                 if wait is None:
-                    if attempt > 1:
+                    if attempt > 1 and not final:
                         failure.args = (f"{failure} (gave up after {attempt} attempts)",)
                     record.error = str(failure)
                     raise failure
@@ -302,8 +356,16 @@ class MixpanelClient:
                 self.notice(f"{endpoint}: {what}; retrying in {wait:.1f}s (attempt {attempt + 1} of "
                             f"{self.retry.max_attempts})")
                 _sleep(wait, cancel)
+                spent += wait
         finally:
             record.milliseconds = (time.monotonic() - started) * 1000
+
+    def _out_of_time(self, endpoint: str, attempt: int, last: MpsqlError | None = None) -> TransportError:
+        """The error of a request that used up its deadline (``$MPSQL_REQUEST_DEADLINE``)."""
+        why = f" (last failure: {last})" if last is not None else ""
+        return TransportError(f"{endpoint}: no complete answer within the request deadline of "
+                              f"{self.retry.deadline:g}s (${ENV_DEADLINE}), after {attempt} attempt"
+                              f"{'s' if attempt > 1 else ''}{why}")
 
     def _announce_budget(self, family: Family) -> Callable[[float, str], None]:
         def announce(delay: float, reason: str) -> None:
@@ -313,14 +375,14 @@ class MixpanelClient:
 
     def _status_error(self, status: int, endpoint: str, body: bytes, retry_after: float | None) -> MixpanelError:
         text = body.decode("utf-8", "replace")
-        message = text.strip()[:500] or "(empty body)"
+        message = text.strip() or "(empty body)"
         try:
             doc = json.loads(text)
             if isinstance(doc, dict):
                 message = str(doc.get("error") or doc.get("message") or message)
         except ValueError:
             pass
-        message, text = self.redact(message), self.redact(text[:2000])
+        message, text = self.redact(message, 500), self.redact(text, 2000)
         if status == 429:
             return RateLimited(status, endpoint, message, text, retry_after=retry_after)
         if status in (401, 403) or "Unable to authenticate request" in message:
@@ -334,6 +396,73 @@ class MixpanelClient:
         return MixpanelError(status, endpoint, message, text)
 
 
+_PARTIAL_MIN = 4  # a shorter trailing prefix of a secret form gives nothing away and would mask ordinary words
+_PIECE = 8  # any run this long of the secret (or of its URL-encoding) is masked wherever it appears
+
+
+def _pieces(secret: str) -> set[str]:
+    """Every run of ``_PIECE`` characters of the secret and of its URL-encoding, lower-cased."""
+    return {form[i : i + _PIECE].lower() for form in (secret, quote(secret, safe=""))
+            for i in range(max(1, len(form) - _PIECE + 1)) if form}
+
+
+def _pieces_pattern(secret: str) -> re.Pattern[str]:
+    """Finds every run of ``_PIECE`` characters of the secret, overlapping (a lookahead), in any case."""
+    return re.compile("(?=(" + "|".join(re.escape(p) for p in sorted(_pieces(secret))) + "))", re.IGNORECASE)
+
+
+def _masked(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each union of overlapping ``spans`` replaced by one ``***``."""
+    out, pos = [], 0
+    spans.sort()
+    start, end = spans[0]
+    for s, e in spans[1:]:
+        if s <= end:
+            end = max(end, e)
+            continue
+        out += [text[pos:start], "***"]
+        pos, start, end = end, s, e
+    out += [text[pos:start], "***", text[end:]]
+    return "".join(out)
+
+
+def _secret_forms(secret: str, pair: str) -> tuple[tuple[str, int], ...]:
+    """Every spelling of the secret a server may echo, longest first (so the longest match is masked whole), each
+    with the length a trailing start of it must reach to be masked: into the secret, not just ``user:``."""
+    user = pair[: len(pair) - len(secret) - 1] if pair.endswith(":" + secret) else ""
+    forms: dict[str, int] = {}
+    for plain, before in ((secret, ""), (pair, f"{user}:" if user else "")):
+        encoders = [lambda t: t, lambda t: quote(t, safe=""), lambda t: quote_plus(t, safe=""),
+                    lambda t: json.dumps(t)[1:-1], lambda t: json.dumps(t)[1:-1].replace("/", "\\/"),
+                    lambda t: json.dumps(t, ensure_ascii=False)[1:-1]]
+        for encode in encoders:
+            forms.setdefault(encode(plain), len(encode(before)) + _PARTIAL_MIN)
+        for b64 in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = b64(plain.encode()).decode()
+            reach = len(before.encode()) * 4 // 3 + 1 + _PARTIAL_MIN  # past the characters encoding ``user:``
+            forms.setdefault(encoded, reach)
+            forms.setdefault(encoded.rstrip("="), reach)
+    return tuple(sorted(((f, n) for f, n in forms.items() if f and f != ":"), key=lambda fn: -len(fn[0])))
+
+
+def _mask_partial_end(text: str, forms: tuple[tuple[str, int], ...]) -> str:
+    """``text`` with a trailing start of a secret form (long enough to hold part of the secret) masked."""
+    for form, shortest in forms:
+        for size in range(min(len(form), len(text)), shortest - 1, -1):
+            if text[-size:].lower() == form[:size].lower():
+                return text[:-size] + "***"
+    return text
+
+
+# httpx refuses a URL longer than 65,536 characters: the arguments of a GET must leave room for the rest of it.
+URL_ARGUMENTS_LIMIT = 60_000
+
+
+def url_size(value: Any) -> int:
+    """How many characters ``value`` takes as a URL query parameter (percent-encoded, at most)."""
+    return len(quote(_param_text(value), safe=""))
+
+
 def _param_text(value: Any) -> str:
     """Mixpanel wants list parameters as JSON-encoded strings (FACTS.md §4)."""
     if isinstance(value, list | dict):
@@ -341,6 +470,49 @@ def _param_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _describe(exc: httpx.TransportError) -> str:
+    text = str(exc) or "no detail"
+    if isinstance(exc, httpx.ReadTimeout):
+        text = f"no byte from the server for the idle timeout (${ENV_IDLE}): {text}"
+    return f"{type(exc).__name__}: {text}"
+
+
+def _lasting_cause(exc: BaseException, url: str) -> str | None:
+    """Why a transport failure cannot heal within a retry's wait, or None when another attempt may succeed.
+
+    Only failures to connect qualify. A host name that does not resolve and a TLS handshake the server refuses
+    (bad certificate, not TLS at all) stay as they are; a connection dropped mid-handshake does not. A refused
+    connection means nothing listens there, which lasts for a remote host (a wrong ``api_url``, a proxy or
+    firewall) but may be a local server restarting, so loopback is retried.
+    """
+    if not isinstance(exc, httpx.ConnectError):
+        return None
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, socket.gaierror):
+            return f"the host name does not resolve ({cause.strerror or cause})"
+        if isinstance(cause, ssl.SSLError) and not isinstance(cause, _TLS_DROPPED):
+            return f"the TLS connection failed ({getattr(cause, 'reason', None) or cause})"
+        if isinstance(cause, ConnectionRefusedError) and not _is_loopback(urlsplit(url).hostname or ""):
+            return "the connection was refused (nothing listens at that address)"
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+_TLS_DROPPED = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)  # the peer hung up: may heal
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check(cancel: CancelFlag | None) -> None:

@@ -22,6 +22,7 @@ from typing import BinaryIO
 from mpsql.errors import StreamTruncated
 
 TERMINATED_EARLY = b"terminated early"
+_SHORT_LINE = 256  # a last line longer than this cannot be Mixpanel's 'terminated early' line
 
 
 class JsonlBody:
@@ -31,7 +32,9 @@ class JsonlBody:
         self._out = out
         self._endpoint = endpoint
         self.gzip = gzip
-        self._tail = b""  # bytes after the last newline seen so far
+        # Bytes after the last newline seen so far, as the chunks came: joined once when their line ends, so a
+        # very long line costs linear time (appending to one bytes object copied it on every chunk).
+        self._tail: list[bytes] = []
         self._last_line = b""  # the last complete line (for the "terminated early" check)
         self.wire_bytes = 0
         self.bytes = 0
@@ -48,30 +51,37 @@ class JsonlBody:
     def _write(self, data: bytes) -> None:
         cut = data.rfind(b"\n")
         if cut < 0:
-            self._tail += data
+            self._tail.append(data)
             return
-        self._out.write(self._tail)
+        tail = sum(len(part) for part in self._tail)
+        self._out.writelines(self._tail)
         self._out.write(data[: cut + 1])
-        self.bytes += len(self._tail) + cut + 1
+        self.bytes += tail + cut + 1
         self.lines += data.count(b"\n", 0, cut + 1)
         before = data.rfind(b"\n", 0, cut)
-        self._last_line = data[before + 1 : cut] if before >= 0 else self._tail + data[:cut]
-        self._tail = data[cut + 1 :]
+        if before >= 0:
+            self._last_line = data[before + 1 : cut]
+        elif tail + cut <= _SHORT_LINE:
+            self._last_line = b"".join(self._tail) + data[:cut]
+        else:  # too long to be the 'terminated early' line: not worth keeping
+            self._last_line = b""
+        self._tail = [data[cut + 1 :]] if cut + 1 < len(data) else []
 
     def finish(self) -> None:
         """Flush the last line; raise ``StreamTruncated`` if a plain body was not whole."""
         if self.gzip:
             return
         if self._tail:
+            tail = b"".join(self._tail)
             # Mixpanel ends every line with a newline; accept a last line without one only if it is a whole record.
-            if not _is_whole_record(self._tail):
-                if self._tail.strip() == TERMINATED_EARLY:
+            if not _is_whole_record(tail):
+                if tail.strip() == TERMINATED_EARLY:
                     raise StreamTruncated(f"{self._endpoint}: Mixpanel ended the body with 'terminated early'")
                 raise StreamTruncated(f"{self._endpoint}: the body stopped mid-record after {self.lines} lines")
-            self._out.write(self._tail + b"\n")
-            self.bytes += len(self._tail) + 1
+            self._out.write(tail + b"\n")
+            self.bytes += len(tail) + 1
             self.lines += 1
-            self._last_line, self._tail = self._tail, b""
+            self._last_line, self._tail = tail, []
         if self._last_line.strip() == TERMINATED_EARLY:
             raise StreamTruncated(f"{self._endpoint}: Mixpanel ended the body with 'terminated early'")
 

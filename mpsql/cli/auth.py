@@ -42,7 +42,7 @@ def check_credentials(account: Account, *, timeout: float = 30.0) -> dict[str, A
     from mpsql.api.client import MixpanelClient
     from mpsql.api.retry import RetryPolicy
 
-    client = MixpanelClient(account, retry=RetryPolicy(max_attempts=1), timeout=timeout)
+    client = MixpanelClient(account, retry=RetryPolicy(max_attempts=1), idle_timeout=timeout)
     try:
         body = client.check_credentials()
     except ValueError:

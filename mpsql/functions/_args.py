@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from mpsql.api.client import URL_ARGUMENTS_LIMIT, url_size
 from mpsql.errors import ArgumentError
 
 M = TypeVar("M", bound=BaseModel)
@@ -52,6 +53,10 @@ class Args(BaseModel):
     def check(self, function: str, today: dt.date) -> None:
         """Rules that need more than one argument or today's date; raise ``ArgumentError`` (default: none)."""
 
+    def sent_in_url(self) -> bool:
+        """Whether the call's arguments travel in the request URL (a GET), whose length is capped."""
+        return True
+
 
 _ALLOWED_HINTS = {
     "date": "a DATE or 'YYYY-MM-DD' text",
@@ -65,7 +70,7 @@ _ALLOWED_HINTS = {
 def parse_call(function: str, model: type[M], raw: dict[str, Any]) -> M:
     """Validate ``raw`` against ``model``; the first problem becomes an ``ArgumentError`` naming the argument."""
     try:
-        return model.model_validate(raw)
+        args = model.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         argument = str(err["loc"][0]) if err["loc"] else "?"
@@ -80,6 +85,20 @@ def parse_call(function: str, model: type[M], raw: dict[str, Any]) -> M:
                 allowed = hint
                 break
         raise ArgumentError(function, argument, problem, allowed) from None
+    if isinstance(args, Args) and args.sent_in_url():
+        _check_url_size(function, args)
+    return args
+
+
+def _check_url_size(function: str, args: Args) -> None:
+    """Arguments too long for a request URL (5,000 event names, a 100 KB filter) are refused by name."""
+    sizes = {name: url_size(value) for name, value in args if value is not None}
+    if sum(sizes.values()) <= URL_ARGUMENTS_LIMIT:
+        return
+    name = max(sizes, key=lambda n: sizes[n])
+    raise ArgumentError(function, name, f"is {sizes[name]:,} characters once URL-encoded, and this call's "
+                        f"arguments travel in the request URL, which holds at most {URL_ARGUMENTS_LIMIT:,}",
+                        "fewer names or a shorter expression: split the call, or filter the rows in SQL")
 
 
 def check_date_range(function: str, from_date: dt.date, to_date: dt.date, today: dt.date) -> None:

@@ -40,7 +40,7 @@ import duckdb
 import pyarrow as pa
 from pydantic import Field
 
-from mpsql.api.client import MixpanelClient
+from mpsql.api.client import URL_ARGUMENTS_LIMIT, MixpanelClient, url_size
 from mpsql.api.framing import TERMINATED_EARLY, JsonlBody
 from mpsql.errors import ArgumentError, Cancelled, InvalidResponse, StreamTruncated
 from mpsql.functions._args import Args, Day, Names, check_date_range, parse_call
@@ -162,6 +162,9 @@ def plan_export(args: ExportArgs, pushed: Sequence[Node]) -> ExportPlan:
             to_date = min(to_date, _utc_day(hi))
     exact = " AND ".join(f"({node.fragment()})" for node in pushed)
     empty = from_date > to_date or (events is not None and not events)
+    if events is not None and url_size(sorted(events)) + url_size(args.filter or "") > URL_ARGUMENTS_LIMIT:
+        # Too many pushed-down names for a URL: ask as the call did; the exact predicate still filters every row.
+        events = set(args.events) if args.events is not None else None
     return ExportPlan(from_date, to_date, tuple(sorted(events)) if events is not None else None, exact, empty)
 
 
@@ -324,7 +327,7 @@ class Window:
     """One request's days: its body on disk, then one checked Parquet file per day in the scratch folder."""
 
     def __init__(self, scratch: Path, index: int, first: dt.date, last: dt.date, selection: Selection, *,
-                 redact: Callable[[str], str] = lambda text: text, version: str = "",
+                 redact: Callable[[str, int], str] = lambda text, limit: text[:limit], version: str = "",
                  clock: Callable[[], float] = time.time) -> None:
         self.scratch = scratch
         self.first, self.last = first, last
@@ -335,7 +338,7 @@ class Window:
         self.rows = 0  # every line of the body, duplicates included
         self.fetched_at = 0.0
         self.body: JsonlBody | None = None
-        self._redact = redact
+        self._redact = redact  # DuckDB's parse errors quote the offending value, which may echo the secret
         self._version = version
         self._clock = clock
         self._path = scratch / f"window-{index}.jsonl"
@@ -380,7 +383,7 @@ class Window:
             else:  # an empty body: DuckDB cannot read anything from an empty file
                 con.execute(_EMPTY)
         except duckdb.Error as exc:
-            first = self._redact(str(exc).splitlines()[0].replace(str(self._path), "<body>"))
+            first = self._redact(str(exc).splitlines()[0].replace(str(self._path), "<body>"), 500)
             if "maximum_object_size" in first:
                 # Not something a second download would mend: Mixpanel caps an event at 1 MB.
                 raise InvalidResponse(f"export: the body of {self.span} holds a record larger than 16 MB") from None
@@ -397,7 +400,7 @@ class Window:
             line = _line(self._path, bad[0])
             raise InvalidResponse(f"export: line {bad[0] + 1} of the body for {self.span} is not a Mixpanel event "
                                   f"(an object with an 'event' name and 'properties' holding a numeric 'time'): "
-                                  f"{self._redact(line[:300])}")
+                                  f"{self._redact(line, 300)}")
         outside = con.execute("SELECT min(time), max(time) FROM w WHERE CAST(time AS DATE) NOT BETWEEN ? AND ?",
                               [self.first, self.last]).fetchone()
         if outside is not None and outside[0] is not None:

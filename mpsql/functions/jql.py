@@ -45,6 +45,9 @@ class JqlArgs(Args):
     params: JsonObject = None
     account: str | None = None
 
+    def sent_in_url(self) -> bool:
+        return False  # JQL is posted: the script travels in the body
+
     def check(self, function: str, today: dt.date) -> None:
         if self.script is None or not self.script.strip():
             raise ArgumentError(function, "script", "is required" if self.script is None else "is empty",

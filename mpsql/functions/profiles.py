@@ -69,6 +69,9 @@ class ProfilesArgs(Args):
     include_all_users: bool | None = None
     account: str | None = None
 
+    def sent_in_url(self) -> bool:
+        return False  # Engage is asked by POST: the arguments travel in the body
+
     def check(self, function: str, today: dt.date) -> None:
         """The combinations Engage rejects, refused before any request (anchor §1.3)."""
         if self.distinct_id is not None and self.distinct_ids is not None:

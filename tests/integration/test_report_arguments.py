@@ -94,6 +94,14 @@ REFUSED = [
     ("mp_query('//evil.example.com/segmentation')", "endpoint", "is a URL"),
     ("mp_query('/segmentation?event=Purchase')", "endpoint", "query string"),
     ("mp_query('../app/me')", "endpoint", "not a plain relative path"),
+    ("mp_query('%2e%2e/app/me')", "endpoint", "not a plain relative path"),
+    ("mp_query('/api/query/%2E%2E/%2e%2e/api/app/me')", "endpoint", "not a plain relative path"),
+    ("mp_query('.%2e/app/me')", "endpoint", "not a plain relative path"),
+    ("mp_query('segmentation/..%2f..%2fapp%2fme')", "endpoint", "not a plain relative path"),
+    ("mp_query('%252e%252e/app/me')", "endpoint", "not a plain relative path"),
+    ("mp_query('..%5capp%5cme')", "endpoint", "not a plain relative path"),
+    ("mp_query('segmentation/%2e')", "endpoint", "not a plain relative path"),
+    ("mp_query('%65xport')", "endpoint", "JSONL"),
     ("mp_query('')", "endpoint", "is empty"),
     ("mp_query('/api/query/')", "endpoint", "names no endpoint"),
     ("mp_query('export')", "endpoint", "JSONL"),
@@ -222,3 +230,10 @@ def test_retention_never_sends_unit_with_interval_and_caps_interval_at_90_days(u
         assert got == "interval"
     else:
         assert got is None
+
+
+def test_an_endpoint_with_escaped_plain_characters_is_sent_in_its_decoded_form(con, emulator):
+    # '%61' is 'a' (RFC 3986: an escaped unreserved character is the character itself), so this is /events/names.
+    rows = con.execute("SELECT * FROM mp_query('%65vents/n%61mes', params := {'type': 'general'})").fetchall()
+    assert rows == con.execute("SELECT * FROM mp_query('events/names', params := {'type': 'general'})").fetchall()
+    assert [r.path for r in emulator.requests] == ["/api/query/events/names"]

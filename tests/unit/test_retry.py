@@ -40,3 +40,32 @@ def test_what_is_retried():
     for status in (400, 401, 402, 403, 404):
         assert policy.wait(1, status) is None
     assert policy.wait(3, 503) is None  # attempts exhausted
+
+
+def test_the_deadline_comes_from_the_policy_else_the_environment_else_an_hour(monkeypatch):
+    import math
+
+    import pytest
+
+    from mpsql.errors import ConfigError
+
+    monkeypatch.delenv("MPSQL_REQUEST_DEADLINE", raising=False)
+    assert RetryPolicy().resolved().deadline == 3600.0
+    assert RetryPolicy(deadline=90).resolved().deadline == 90
+    monkeypatch.setenv("MPSQL_REQUEST_DEADLINE", "120")
+    assert RetryPolicy().resolved().deadline == 120.0
+    assert RetryPolicy(deadline=90).resolved().deadline == 90  # an explicit policy wins
+    monkeypatch.setenv("MPSQL_REQUEST_DEADLINE", "0")
+    assert RetryPolicy().resolved().deadline == math.inf
+    monkeypatch.setenv("MPSQL_REQUEST_DEADLINE", "ten")
+    with pytest.raises(ConfigError, match=r"\$MPSQL_REQUEST_DEADLINE must be a positive number of seconds"):
+        RetryPolicy().resolved()
+    with pytest.raises(ValueError, match="deadline"):
+        RetryPolicy(deadline=0)
+
+
+def test_a_request_is_out_of_time_once_it_has_spent_its_deadline():
+    policy = RetryPolicy(deadline=10)
+    assert not policy.out_of_time(9.9)
+    assert policy.out_of_time(10)
+    assert not RetryPolicy(deadline=float("inf")).out_of_time(1e9)
