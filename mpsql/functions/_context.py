@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mpsql.api.cache import ResponseCache
 from mpsql.api.client import MixpanelClient
 from mpsql.api.ratelimit import RateLimits
 from mpsql.api.retry import RetryPolicy
@@ -103,7 +104,8 @@ class Context:
             if client is None:
                 account = self._resolve(function, account_name)
                 kwargs = {"notice": self.notice} if self.notice else {}
-                client = self._clients[key] = MixpanelClient(account, limits=self.limits, retry=self.retry, **kwargs)
+                client = self._clients[key] = MixpanelClient(account, limits=self.limits, retry=self.retry,
+                                                             cache=ResponseCache(notice=self.notice), **kwargs)
             return client
 
     def _resolve(self, function: str, account_name: str | None) -> Account:

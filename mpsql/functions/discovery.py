@@ -9,6 +9,7 @@ function per endpoint, so ``known_names`` finds the very entries the functions s
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -44,7 +45,12 @@ class EventsArgs(Args):
 
 def _events(call: Call[EventsArgs]) -> Iterator[tuple[str]]:
     body = call.fetch("query", "/events/names", events_params(), ttl=cache_ttl(DISCOVERY_TTL))
-    return ((name,) for name in sorted({str(n) for n in expect(call.function, body, list, "/events/names")}))
+    names = [_text(call.function, n, "/events/names", "an event name")
+             for n in expect(call.function, body, list, "/events/names")]
+    if None in names:  # a null is no event's name: nothing to list for it
+        call.client.notice(f"{call.function}: Mixpanel's /events/names held {names.count(None)} null name(s); "
+                           "they are not listed")
+    return ((name,) for name in sorted({n for n in names if n is not None}))
 
 
 MP_EVENTS = rows_function(
@@ -130,8 +136,8 @@ def _property_values(call: Call[PropertyValuesArgs]) -> Iterator[tuple[Any, ...]
     params = {"name": a.property, "event": a.event, "limit": a.top}
     raw = call.fetch("query", "/events/properties/values", params, ttl=cache_ttl(DISCOVERY_TTL))
     body = expect(call.function, raw, list, "/events/properties/values")
-    # Mixpanel returns values as strings whatever their type (FACTS.md §5.9); keep them as text.
-    return ((a.property, None if v is None else str(v)) for v in body)
+    # Mixpanel returns values as strings whatever their type (FACTS.md §5.9); keep them as text, null as NULL.
+    return ((a.property, _text(call.function, v, "/events/properties/values", "a property value")) for v in body)
 
 
 MP_PROPERTY_VALUES = rows_function(
@@ -265,6 +271,22 @@ FUNCTIONS = (MP_EVENTS, MP_TOP_EVENTS, MP_PROPERTIES, MP_PROPERTY_VALUES, MP_FUN
 # ---------------------------------------------------------------------------------------------- shared parts
 
 
+def _text(function: str, value: Any, endpoint: str, what: str) -> str | None:
+    """A list item of a discovery answer as the text Mixpanel means: a string as is, a number or boolean as
+    its JSON spelling (``5``, ``true``), null as None. An object or array is no name: a clear error, rather
+    than a Python repr passed off as data."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    raise MpsqlError(f"{function}: Mixpanel's {endpoint} list holds a JSON {_json_type(value)} where {what} was "
+                     f"expected: {json.dumps(value)[:200]}")
+
+
+def _json_type(value: Any) -> str:
+    return "object" if isinstance(value, dict) else "array" if isinstance(value, list) else type(value).__name__
+
+
 def _naive_time(text: Any) -> dt.datetime | None:
     """Mixpanel's 'YYYY-MM-DD HH:MM:SS' (project time, no zone) as a naive timestamp."""
     if not text:
@@ -303,7 +325,7 @@ def known_names(con: duckdb.DuckDBPyConnection) -> KnownNames:
     names = KnownNames()
     body = client.peek_json("query", "/events/names", events_params())
     if isinstance(body, list):
-        names.events = sorted({str(n) for n in body})
+        names.events = sorted({n for n in body if isinstance(n, str)})  # completion offers real names only
     for event in names.events:
         props = client.peek_json("query", "/events/properties/top", properties_params(event, None))
         if isinstance(props, dict):
