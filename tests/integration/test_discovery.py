@@ -199,3 +199,13 @@ def test_a_symlinked_cache_folder_is_not_followed(con, emulator, notices, tmp_pa
     assert len(con.execute("SELECT event FROM mp_events()").fetchall()) > 3
     assert list(target.iterdir()) == []
     assert len(notices) == 1 and "is a symbolic link" in notices[0]
+
+
+def test_a_nocase_default_collation_leaves_every_call_and_its_arguments_intact(con, emulator):
+    expected = con.execute("SELECT event FROM mp_events()").fetchall()
+    event = expected[0][0]
+    con.execute("SET default_collation = 'nocase'")
+    assert con.execute("SELECT event FROM mp_events()").fetchall() == expected
+    con.execute("SELECT * FROM mp_property_values('$browser', event := ?)", [event]).fetchall()
+    sent = [r.params for r in emulator.requests if r.path.endswith("/events/properties/values")]
+    assert sent[-1]["event"] == event and event != event.lower()  # sent as typed, not lower-cased
