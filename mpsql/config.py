@@ -46,6 +46,7 @@ from mpsql.errors import ConfigError
 
 __all__ = [
     "ACCOUNT_KEYS",
+    "MAX_PROJECT_ID",
     "REGIONS",
     "Account",
     "ConfigStore",
@@ -62,6 +63,9 @@ REGIONS: tuple[str, ...] = get_args(Region)
 ACCOUNT_KEYS: tuple[str, ...] = ("username", "secret", "project_id", "region", "api_url")
 
 DEFAULT_CONFIG_PATH = Path("~/.mp/config.toml")
+
+#: The largest project id: ids are stored and shown as 64-bit integers (BIGINT in mp_accounts()).
+MAX_PROJECT_ID = 2**63 - 1
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -154,12 +158,16 @@ class Account:
         if username is not None:
             if not isinstance(username, str):
                 raise ConfigError(f"{where}: username must be a string, not {type(username).__name__}")
-            username = username.strip() or None
+            username = username.strip()
+            if not username:  # never silently a legacy account
+                raise ConfigError(f"{where}: username is blank; give the service account's username, or leave "
+                                  "it out for a legacy project secret")
         object.__setattr__(self, "username", username)
 
         pid = self.project_id
-        if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0):
-            raise ConfigError(f"{where}: project_id must be a positive integer, not {_show(pid)}")
+        if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid <= MAX_PROJECT_ID):
+            raise ConfigError(f"{where}: project_id must be a positive integer, not {_show(pid)} "
+                              f"(at most {MAX_PROJECT_ID})")
         if username is not None and pid is None:
             raise ConfigError(
                 f"{where}: project_id is required for a service account (username {username!r}); "
@@ -517,8 +525,9 @@ def _account_from_env(env: Mapping[str, str]) -> Account:
     raw_pid = _env(env, "MP_PROJECT_ID")
     project_id: int | None = None
     if raw_pid is not None:
-        if not raw_pid.isdigit() or int(raw_pid) <= 0:
-            raise ConfigError(f"MP_PROJECT_ID must be a positive integer, not {_show(raw_pid)}")
+        if not raw_pid.isdigit() or not 0 < int(raw_pid) <= MAX_PROJECT_ID:
+            raise ConfigError(f"MP_PROJECT_ID must be a positive integer, not {_show(raw_pid)} "
+                              f"(at most {MAX_PROJECT_ID})")
         project_id = int(raw_pid)
     if username is not None and project_id is None:
         raise ConfigError(

@@ -476,3 +476,25 @@ def test_lock_file_that_is_a_symlink_is_refused(tmp_path):
         ConfigStore(tmp_path / "config.toml").add(Account("prod", None, Secret(SECRET)))
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
     assert not (tmp_path / "config.toml").exists()
+
+
+@pytest.mark.parametrize("source", ["account", "environment", "file"])
+def test_a_project_id_beyond_64_bits_is_refused_wherever_it_comes_from(tmp_path, source):
+    huge = 10**22  # 23 digits: no BIGINT holds it
+    needle = r"(project_id|PROJECT_ID) must be a positive integer, not .*\(at most 9223372036854775807\)"
+    with pytest.raises(ConfigError, match=needle):
+        if source == "account":
+            Account("acct", "sa", Secret(SECRET), huge)
+        elif source == "environment":
+            resolve_account(env={"MP_SECRET": SECRET, "MP_USERNAME": "sa", "MP_PROJECT_ID": str(huge)},
+                            path=tmp_path / "none.toml")
+        else:
+            path = write_config(tmp_path / "c.toml",
+                                f'[accounts.a]\nusername = "sa"\nsecret = "s"\nproject_id = {huge}\n')
+            ConfigStore(path).list_accounts()
+    assert Account("acct", "sa", Secret(SECRET), 2**63 - 1).project_id == 2**63 - 1
+
+
+def test_a_blank_username_is_refused_not_turned_into_a_legacy_account():
+    with pytest.raises(ConfigError, match="username is blank"):
+        Account("acct", "   ", Secret(SECRET), 1)
