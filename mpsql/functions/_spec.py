@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from mpsql.functions._context import Context
     from mpsql.functions._duckdb import Node
 
@@ -29,6 +31,7 @@ class TableFunction:
     example: str
     start: Callable[[Context, dict[str, Any], list[Node]], Iterator[pa.RecordBatch]]
     accepts: Callable[[Node], bool] | None = None
+    model: type[BaseModel] | None = None  # the argument model ``named`` is derived from (``sql_named``)
 
     @property
     def signature(self) -> str:

@@ -55,7 +55,7 @@ def _events(call: Call[EventsArgs]) -> Iterator[tuple[str]]:
 
 MP_EVENTS = rows_function(
     name="mp_events", schema=pa.schema([pa.field("event", pa.string())]), model=EventsArgs,
-    positional=(), named={"account": "NULL"},
+    positional=(),
     description="Event names seen in the project in the last 31 days, sorted (cached).",
     example="SELECT event FROM mp_events()", produce=_events)
 
@@ -80,7 +80,7 @@ MP_TOP_EVENTS = rows_function(
     name="mp_top_events",
     schema=pa.schema([pa.field("event", pa.string()), pa.field("count", pa.int64()),
                       pa.field("percent_change", pa.float64())]),
-    model=TopEventsArgs, positional=(), named={"type": "'general'", "top": "NULL", "account": "NULL"},
+    model=TopEventsArgs, positional=(),
     description="Today's most common events with the change against yesterday (never cached).",
     example="SELECT * FROM mp_top_events(type := 'unique', top := 5)", produce=_top_events)
 
@@ -115,7 +115,7 @@ MP_PROPERTIES = rows_function(
     name="mp_properties",
     schema=pa.schema([pa.field("event", pa.string()), pa.field("property", pa.string()),
                       pa.field("count", pa.int64())]),
-    model=PropertiesArgs, positional=(), named={"event": "NULL", "top": "NULL", "account": "NULL"},
+    model=PropertiesArgs, positional=(),
     description="Property names of one event with how often each occurs (cached).",
     example="SELECT property, count FROM mp_properties(event := 'Purchase') ORDER BY count DESC",
     produce=_properties)
@@ -144,7 +144,6 @@ MP_PROPERTY_VALUES = rows_function(
     name="mp_property_values",
     schema=pa.schema([pa.field("property", pa.string()), pa.field("value", pa.string())]),
     model=PropertyValuesArgs, positional=("property",),
-    named={"event": "NULL", "top": str(VALUES_LIMIT), "account": "NULL"},
     description="Distinct values of a property (of one event, or all), as text (cached).",
     example="SELECT value FROM mp_property_values('$browser', event := 'Page View')",
     produce=_property_values)
@@ -165,7 +164,7 @@ def _funnels(call: Call[AccountOnly]) -> Iterator[tuple[Any, ...]]:
 
 MP_FUNNELS = rows_function(
     name="mp_funnels", schema=pa.schema([pa.field("funnel_id", pa.int64()), pa.field("name", pa.string())]),
-    model=AccountOnly, positional=(), named={"account": "NULL"},
+    model=AccountOnly, positional=(),
     description="Saved funnels: their ids (for mp_funnel) and names (cached).",
     example="SELECT * FROM mp_funnels()", produce=_funnels)
 
@@ -186,7 +185,7 @@ MP_COHORTS = rows_function(
     schema=pa.schema([pa.field("id", pa.int64()), pa.field("name", pa.string()), pa.field("count", pa.int64()),
                       pa.field("description", pa.string()), pa.field("created", pa.timestamp("us")),
                       pa.field("is_visible", pa.bool_()), pa.field("project_id", pa.int64())]),
-    model=AccountOnly, positional=(), named={"account": "NULL"},
+    model=AccountOnly, positional=(),
     description="Saved cohorts with their sizes; members via mp_profiles(cohort := id) (cached).",
     example="SELECT id, name, count FROM mp_cohorts() ORDER BY count DESC", produce=_cohorts)
 
@@ -217,7 +216,7 @@ MP_LEXICON = rows_function(
     schema=pa.schema([pa.field("entity_type", pa.string()), pa.field("name", pa.string()),
                       pa.field("description", pa.string()), pa.field("properties", pa.json_()),
                       pa.field("metadata", pa.json_()), pa.field("schema", pa.json_())]),
-    model=LexiconArgs, positional=(), named={"entity_type": "NULL", "account": "NULL"},
+    model=LexiconArgs, positional=(),
     description="Lexicon schemas: documented events and profile properties with descriptions (cached).",
     example="SELECT name, description FROM mp_lexicon(entity_type := 'event')", produce=_lexicon)
 
@@ -258,7 +257,7 @@ MP_ANNOTATIONS = rows_function(
     schema=pa.schema([pa.field("id", pa.int64()), pa.field("date", pa.timestamp("us")),
                       pa.field("description", pa.string()), pa.field("user_id", pa.int64()),
                       pa.field("user_name", pa.string()), pa.field("tags", pa.list_(pa.string()))]),
-    model=AnnotationsArgs, positional=("from_date", "to_date"), named={"account": "NULL"},
+    model=AnnotationsArgs, positional=("from_date", "to_date"),
     description="Annotations (release notes, campaigns) between two dates, inclusive (cached).",
     example="SELECT date, description FROM mp_annotations(current_date - 90, current_date)",
     produce=_annotations)

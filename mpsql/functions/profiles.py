@@ -84,9 +84,6 @@ class ProfilesArgs(Args):
             now = dt.datetime.now(dt.UTC).timestamp()
             if self.as_of > now:
                 raise ArgumentError(function, "as_of", "is in the future", "a past timestamp or epoch seconds")
-        for name in self.properties or ():
-            if not name:
-                raise ArgumentError(function, "properties", "contains an empty property name")
 
 
 def _params(args: ProfilesArgs, ids: list[str] | None) -> dict[str, Any]:
@@ -247,9 +244,6 @@ def _last_seen(text: Any) -> dt.datetime | None:
 
 FUNCTION = rows_function(
     name=NAME, schema=SCHEMA, model=ProfilesArgs, positional=(),
-    named={"filter": "NULL", "cohort": "NULL", "properties": "NULL", "distinct_id": "NULL", "distinct_ids": "NULL",
-           "group_id": "NULL", "behaviors": "NULL", "as_of": "NULL", "include_all_users": "NULL",
-           "account": "NULL"},
     description="User (or group) profiles from Engage, every page, streamed.",
     example="SELECT distinct_id, mp_prop(properties, '$email') "
             "FROM mp_profiles(filter := 'properties[\"plan\"] == \"pro\"')",
