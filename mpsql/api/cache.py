@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mpsql.errors import ConfigError
+
 ENV_DIR = "MPSQL_CACHE_DIR"
 
 _ENTRY = re.compile(r"^[0-9a-f]{64}\.json$")  # what ``key`` names; temp files (".tmp-...") never match
@@ -143,11 +145,16 @@ class ResponseCache:
             raise
 
     def clear(self) -> int:
-        """Remove every entry; returns how many there were. Other processes' writes in progress are left."""
+        """Remove every entry; returns how many there were. Other processes' writes in progress are left.
+
+        A folder that is not ours to trust (a symlink, someone else's) is not touched: ConfigError says why.
+        """
         try:
             self._check_dir(create=False)
         except FileNotFoundError:
             return 0
+        except OSError as e:
+            raise ConfigError(f"the response cache in {self.directory} was not cleared: {_reason(e)}") from None
         removed = 0
         now = time.time()
         with os.scandir(self.directory) as it:

@@ -235,3 +235,15 @@ def test_clear_removes_temp_files_only_once_their_writer_is_long_gone(tmp_path):
     (tmp_path / "notes.txt").write_text("not ours")
     assert ResponseCache(tmp_path).clear() == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [".tmp-fresh.json", "notes.txt"]
+
+
+def test_clear_never_deletes_through_a_symlinked_folder(tmp_path):
+    from mpsql.errors import ConfigError
+
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / ("0" * 64 + ".json")).write_text("{}")
+    (tmp_path / "c").symlink_to(target)
+    with pytest.raises(ConfigError, match=r"was not cleared: .* is a symbolic link"):
+        ResponseCache(tmp_path / "c").clear()
+    assert [p.name for p in target.iterdir()] == ["0" * 64 + ".json"]
