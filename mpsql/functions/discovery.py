@@ -136,7 +136,7 @@ def _property_values(call: Call[PropertyValuesArgs]) -> Iterator[tuple[Any, ...]
     params = {"name": a.property, "event": a.event, "limit": a.top}
     raw = call.fetch("query", "/events/properties/values", params, ttl=cache_ttl(DISCOVERY_TTL))
     body = expect(call.function, raw, list, "/events/properties/values")
-    # Mixpanel returns values as strings whatever their type (FACTS.md §5.9); keep them as text, null as NULL.
+    # Mixpanel returns values as strings whatever their type; keep them as text, null as NULL.
     return ((a.property, _text(call.function, v, "/events/properties/values", "a property value")) for v in body)
 
 

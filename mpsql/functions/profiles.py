@@ -5,7 +5,8 @@ pages follow while a page is full (``page_size``, 1000), fetched a few at a time
 request against the Query API budget and becomes one Arrow batch, so memory stays flat however many profiles
 match. A page that fails is retried
 whole by the client, so rows are never duplicated; if the rows seen differ from Engage's ``total``, a notice
-says so.
+says so. A server that does not page (it repeats a page, serves more than its total and one page more, or
+announces a page size that is not a positive integer) stops the walk with an error instead of looping forever.
 """
 
 from __future__ import annotations
