@@ -259,8 +259,10 @@ def report_failure(con: duckdb.DuckDBPyConnection, exc: BaseException, err: Text
             or "Query interrupted" in str(exc)):
         print("\nmpsql: interrupted", file=err)
         return EXIT_INTERRUPTED
+    from mpsql.cli.render import visible
+
     message = f"{type(cause).__name__}: {cause}" if cause is not None else unwrap(exc)
-    print(f"Error: {message}", file=err)
+    print(f"Error: {visible(message, keep=chr(10))}", file=err)  # messages may quote the data or a server
     if debug:
         import traceback
 

@@ -364,7 +364,7 @@ class ProgressLine:
     def notice(self, message: str) -> None:
         with self._lock:
             self._erase()
-            self._stream.write(f"mpsql: {message}\n")
+            self._stream.write(f"mpsql: {visible(message)}\n")
             self._stream.flush()
 
     def hold(self) -> None:

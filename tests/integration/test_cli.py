@@ -190,3 +190,9 @@ def test_control_characters_piped_are_exact_in_csv_and_json_and_escaped_in_a_tab
     assert json.loads(run(["--format", "json", "-c", sql]).stdout) == [{"e": "\x1b[2J\x07x"}]
     table = run(["-c", sql]).stdout
     assert "\\x1b[2J\\x07x" in table and "\x1b" not in table and "\x07" not in table
+
+
+def test_control_characters_in_an_error_message_are_shown_escaped():
+    r = run(["-c", "SELECT error('bad ' || chr(27) || ']0;pwned' || chr(7) || ' event')"])
+    assert r.returncode == 1
+    assert "bad \\x1b]0;pwned\\x07 event" in r.stderr and "\x1b" not in r.stderr and "\x07" not in r.stderr

@@ -75,3 +75,12 @@ def test_an_explicit_terminal_flag_wins_over_the_stream(tmp_path):
 
 def test_line_mode_keeps_a_multi_line_value_on_its_lines():
     assert render("line", Terminal(), value="a\nb\x1bc", column="s") == "s = a\nb\\x1bc\n"
+
+
+def test_a_notice_on_the_progress_line_shows_control_characters_escaped():
+    from mpsql.cli.render import ProgressLine
+
+    out = Terminal()
+    ProgressLine(out).notice("Mixpanel said: \x1b[2Jgone")
+    assert "mpsql: Mixpanel said: \\x1b[2Jgone\n" in out.getvalue()
+    assert "\x1b[2J" not in out.getvalue()
