@@ -17,7 +17,9 @@ otherwise::
 ``MP_ACCOUNT``, else the file's default. ``MP_REGION`` and ``MP_API_URL`` then override the chosen account.
 
 The file holds secrets, so it is read only when it is a regular file (not a symlink) that grants no
-permission to group or others, and it is always written atomically with mode 0600.
+permission to group or others, and it is always written atomically with mode 0600. Every change (add,
+remove, set the default) holds an exclusive lock on ``config.toml.lock`` beside it for the whole
+read-modify-write, so two ``mpsql auth add`` at once both land.
 
 A secret travels as :class:`Secret`, whose ``repr`` and ``str`` are a mask; only ``.reveal()`` (used by the
 HTTP layer) returns the value. No error raised here contains a secret.
@@ -27,13 +29,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import hmac
 import os
 import re
 import secrets
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
@@ -43,6 +46,7 @@ from mpsql.errors import ConfigError
 
 __all__ = [
     "ACCOUNT_KEYS",
+    "MAX_PROJECT_ID",
     "REGIONS",
     "Account",
     "ConfigStore",
@@ -59,6 +63,9 @@ REGIONS: tuple[str, ...] = get_args(Region)
 ACCOUNT_KEYS: tuple[str, ...] = ("username", "secret", "project_id", "region", "api_url")
 
 DEFAULT_CONFIG_PATH = Path("~/.mp/config.toml")
+
+#: The largest project id: ids are stored and shown as 64-bit integers (BIGINT in mp_accounts()).
+MAX_PROJECT_ID = 2**63 - 1
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -152,12 +159,16 @@ class Account:
         if username is not None:
             if not isinstance(username, str):
                 raise ConfigError(f"{where}: username must be a string, not {type(username).__name__}")
-            username = username.strip() or None
+            username = username.strip()
+            if not username:  # never silently a legacy account
+                raise ConfigError(f"{where}: username is blank; give the service account's username, or leave "
+                                  "it out for a legacy project secret")
         object.__setattr__(self, "username", username)
 
         pid = self.project_id
-        if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0):
-            raise ConfigError(f"{where}: project_id must be a positive integer, not {_show(pid)}")
+        if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid <= MAX_PROJECT_ID):
+            raise ConfigError(f"{where}: project_id must be a positive integer, not {_show(pid)} "
+                              f"(at most {MAX_PROJECT_ID})")
         if username is not None and pid is None:
             raise ConfigError(
                 f"{where}: project_id is required for a service account (username {username!r}); "
@@ -310,13 +321,42 @@ def _account_to_table(account: Account) -> dict[str, Any]:
     return table
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a 0600 temp file in the same directory, fsync and ``os.replace``."""
+def _make_parent(path: Path) -> None:
+    """Create the config file's directory (0700) if it is missing."""
     parent = path.parent
     if not parent.exists():
         os.makedirs(parent, mode=0o700, exist_ok=True)
         with contextlib.suppress(OSError):
             os.chmod(parent, 0o700)  # makedirs' mode is filtered by the umask
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``<path>.lock`` (0600, never a symlink) while the block runs.
+
+    The lock file is never deleted: removing it would let a waiter lock an unlinked inode while a newcomer
+    locks a fresh one. The lock goes with the descriptor, so a killed process never leaves it held.
+    """
+    _make_parent(path)
+    lock_path = path.with_name(path.name + ".lock")
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(lock_path, flags, 0o600)
+    except OSError as e:  # ELOOP: a symlink planted in its place
+        raise ConfigError(f"cannot lock config file {path} (via {lock_path}): {e.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(f"cannot lock config file {path}: {lock_path} is not a regular file")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a 0600 temp file in the same directory, fsync and ``os.replace``."""
+    parent = path.parent
+    _make_parent(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     tmp = ""
     for _ in range(100):
@@ -408,13 +448,14 @@ class ConfigStore:
                 f"invalid account name {account.name!r}: use letters, digits, '_', '-' or '.', "
                 "starting with a letter or digit (at most 64 characters)"
             )
-        doc = self._load()
-        accounts = doc.setdefault("accounts", {})
-        replaced = account.name in accounts
-        accounts[account.name] = _account_to_table(account)
-        if make_default or not doc.get("default") or doc["default"] not in accounts:
-            doc["default"] = account.name
-        self._save(doc)
+        with _locked(self.path):
+            doc = self._load()
+            accounts = doc.setdefault("accounts", {})
+            replaced = account.name in accounts
+            accounts[account.name] = _account_to_table(account)
+            if make_default or not doc.get("default") or doc["default"] not in accounts:
+                doc["default"] = account.name
+            self._save(doc)
         return replaced
 
     def remove(self, name: str) -> str | None:
@@ -422,26 +463,28 @@ class ConfigStore:
 
         Returns the default account's name afterwards (None if there is none).
         """
-        doc = self._load()
-        accounts = doc.get("accounts", {})
-        if name not in accounts:
-            raise ConfigError(f"no account named {name!r} in {self.path}; {_configured(accounts)}")
-        del accounts[name]
-        if doc.get("default") == name:
-            doc.pop("default")
-            if len(accounts) == 1:
-                doc["default"] = next(iter(accounts))
-        self._save(doc)
+        with _locked(self.path):
+            doc = self._load()
+            accounts = doc.get("accounts", {})
+            if name not in accounts:
+                raise ConfigError(f"no account named {name!r} in {self.path}; {_configured(accounts)}")
+            del accounts[name]
+            if doc.get("default") == name:
+                doc.pop("default")
+                if len(accounts) == 1:
+                    doc["default"] = next(iter(accounts))
+            self._save(doc)
         return doc.get("default")
 
     def set_default(self, name: str) -> None:
         """Make ``name`` the default account."""
-        doc = self._load()
-        accounts = doc.get("accounts", {})
-        if name not in accounts:
-            raise ConfigError(f"no account named {name!r} in {self.path}; {_configured(accounts)}")
-        doc["default"] = name
-        self._save(doc)
+        with _locked(self.path):
+            doc = self._load()
+            accounts = doc.get("accounts", {})
+            if name not in accounts:
+                raise ConfigError(f"no account named {name!r} in {self.path}; {_configured(accounts)}")
+            doc["default"] = name
+            self._save(doc)
 
 
 def _configured(accounts: Mapping[str, Any]) -> str:
@@ -483,8 +526,9 @@ def _account_from_env(env: Mapping[str, str]) -> Account:
     raw_pid = _env(env, "MP_PROJECT_ID")
     project_id: int | None = None
     if raw_pid is not None:
-        if not raw_pid.isdigit() or int(raw_pid) <= 0:
-            raise ConfigError(f"MP_PROJECT_ID must be a positive integer, not {_show(raw_pid)}")
+        if not raw_pid.isdigit() or not 0 < int(raw_pid) <= MAX_PROJECT_ID:
+            raise ConfigError(f"MP_PROJECT_ID must be a positive integer, not {_show(raw_pid)} "
+                              f"(at most {MAX_PROJECT_ID})")
         project_id = int(raw_pid)
     if username is not None and project_id is None:
         raise ConfigError(

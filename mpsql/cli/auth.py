@@ -26,7 +26,7 @@ import sys
 from typing import Any
 
 from mpsql.api.regions import base_url
-from mpsql.config import REGIONS, Account, ConfigStore, Secret, resolve_account
+from mpsql.config import MAX_PROJECT_ID, REGIONS, Account, ConfigStore, Secret, resolve_account
 from mpsql.errors import AuthError, ConfigError, MixpanelError, MpsqlError, TransportError
 
 __all__ = ["check_credentials", "main"]
@@ -104,9 +104,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _project_id(text: str) -> int:
-    if not text.strip().isdigit() or int(text) <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
-    return int(text)
+    digits = text.strip()
+    if not digits.isascii() or not digits.isdigit() or not 0 < int(digits) <= MAX_PROJECT_ID:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text[:40]!r} (at most {MAX_PROJECT_ID})")
+    return int(digits)
 
 
 def _err(message: str) -> None:
@@ -115,10 +116,15 @@ def _err(message: str) -> None:
 
 def _read_secret(name: str) -> str:
     stdin = sys.stdin
-    if stdin is not None and stdin.isatty():
-        secret = getpass.getpass(f"Secret for account {name!r} (input hidden): ")
-    else:
-        secret = stdin.readline() if stdin is not None else ""
+    try:
+        if stdin is not None and stdin.isatty():
+            secret = getpass.getpass(f"Secret for account {name!r} (input hidden): ")
+        else:
+            secret = stdin.readline() if stdin is not None else ""
+        secret.encode("utf-8")  # under a C locale undecodable bytes arrive as surrogates instead of failing
+    except UnicodeError:  # the error would quote the bytes: say what is wrong, never what was read
+        raise ConfigError("the secret is not UTF-8 text; give the secret itself, e.g. "
+                          "printf '%s\\n' \"$MP_SECRET\" | mpsql auth add NAME ...") from None
     secret = secret.strip()
     if not secret:
         raise ConfigError(

@@ -162,12 +162,13 @@ def open_connection(database: str, *, account: str | Account | None, demo: bool,
 
 def run_statement(con: duckdb.DuckDBPyConnection, statement: Any, *, fmt: str, max_rows: int, out: TextIO,
                   err: TextIO, debug: bool = False, cancel: Cancellation | None = None,
-                  width: int | None = None) -> int:
+                  width: int | None = None, terminal: bool | None = None) -> int:
     """Execute one statement, fetch its result once and write it to ``out`` in ``fmt``; returns an exit code.
 
     Ctrl-C interrupts DuckDB and, through ``cancel``, the mp_* sources (and so their HTTP transfers), and
     returns ``EXIT_INTERRUPTED``; a failure is one ``Error: ...`` block on ``err`` (a traceback only with
-    ``debug``). Shared by ``mpsql -c/-f`` and the REPL.
+    ``debug``). Shared by ``mpsql -c/-f`` and the REPL. ``terminal`` says ``out`` ends on a terminal (a pager's
+    buffer does; default: ``out.isatty()``), where control characters in the data are shown escaped.
 
     On the main thread the statement runs on a helper thread: Python runs signal handlers only on the main
     thread and only between bytecodes, so a main thread blocked inside DuckDB would see Ctrl-C late.
@@ -175,7 +176,7 @@ def run_statement(con: duckdb.DuckDBPyConnection, statement: Any, *, fmt: str, m
     cancel = cancel or Cancellation()
     cancel.requested.clear()
     if not _is_main_thread():
-        return _execute(con, statement, fmt, max_rows, out, err, debug, cancel, width)
+        return _execute(con, statement, fmt, max_rows, out, err, debug, cancel, width, terminal)
 
     def interrupt(signum: int, frame: Any) -> None:  # the statement stops where it next looks
         from mpsql.connection import interrupt as stop
@@ -185,7 +186,7 @@ def run_statement(con: duckdb.DuckDBPyConnection, statement: Any, *, fmt: str, m
 
     codes: list[int] = []
     worker = threading.Thread(target=lambda: codes.append(_execute(con, statement, fmt, max_rows, out, err, debug,
-                                                                   cancel, width)),
+                                                                   cancel, width, terminal)),
                               name="mpsql-statement", daemon=True)
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
@@ -198,7 +199,7 @@ def run_statement(con: duckdb.DuckDBPyConnection, statement: Any, *, fmt: str, m
 
 
 def _execute(con: duckdb.DuckDBPyConnection, statement: Any, fmt: str, max_rows: int, out: TextIO, err: TextIO,
-             debug: bool, cancel: Cancellation, width: int | None) -> int:
+             debug: bool, cancel: Cancellation, width: int | None, terminal: bool | None = None) -> int:
     import duckdb
 
     from mpsql.cli.render import write_result
@@ -218,7 +219,8 @@ def _execute(con: duckdb.DuckDBPyConnection, statement: Any, fmt: str, max_rows:
             return EXIT_OK  # DuckDB's stand-in for "no result" (the DuckDB CLI prints nothing either)
         if progress is not None and fmt not in ("table", "markdown"):  # these write while fetching
             progress.hold()
-        write_result(out, fmt, columns, types, _chunks(cursor, cancel), max_rows=max_rows, width=width)
+        write_result(out, fmt, columns, types, _chunks(cursor, cancel), max_rows=max_rows, width=width,
+                     terminal=terminal)
         out.flush()
         return EXIT_OK
     except KeyboardInterrupt:
@@ -265,8 +267,10 @@ def report_failure(con: duckdb.DuckDBPyConnection, exc: BaseException, err: Text
             or "Query interrupted" in str(exc)):
         print("\nmpsql: interrupted", file=err)
         return EXIT_INTERRUPTED
+    from mpsql.cli.render import visible
+
     message = f"{type(cause).__name__}: {cause}" if cause is not None else unwrap(exc)
-    print(f"Error: {message}", file=err)
+    print(f"Error: {visible(message, keep=chr(10))}", file=err)  # messages may quote the data or a server
     if debug:
         import traceback
 

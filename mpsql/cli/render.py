@@ -4,6 +4,10 @@ and the progress line long statements draw on the terminal.
 Rows arrive in chunks from a result that is fetched exactly once; streaming formats write as they go, the
 table formats keep the head and tail of long results and say how many rows there were. The table fits the
 terminal: wide values are cut with "…", and when even that is too wide the middle columns are left out.
+
+Control characters in the data (anyone with a project token can send an event named ``\\x1b]0;...``) never
+reach a terminal raw: the table, markdown and line formats always show them escaped (``\\x1b``); csv and
+json(l) escape them only when writing to a terminal, and stay byte-exact in a file or pipe.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import decimal
 import json
 import math
 import os
+import re
 import shutil
 import threading
 import time
@@ -46,6 +51,26 @@ def _text(value: Any) -> str:
 
 
 _SPECIAL = set("[]{}(),:='\"\\")
+
+# C0 and C1 controls, DEL, and the bidirectional overrides that reorder what a terminal shows.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_LAYOUT = "\n\t"  # kept as is where a format lets a value span lines (csv quoted, line mode)
+
+
+def _escape(ch: str) -> str:
+    return _NAMED.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+
+
+def visible(text: str, keep: str = "") -> str:
+    """``text`` with every control character except those in ``keep`` written as an escape (``\\x1b``)."""
+    return _CONTROL.sub(lambda m: m.group() if m.group() in keep else _escape(m.group()), text)
+
+
+def _json_visible(text: str) -> str:
+    """JSON text with the controls ``json.dumps`` leaves raw (DEL, C1, bidi) as ``\\u`` escapes: still the same
+    JSON, since outside strings its output is plain ASCII."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _nested(value: Any) -> str:
@@ -98,18 +123,23 @@ def _jsonable(value: Any, sql_type: str) -> Any:
 
 
 def write_result(out: TextIO, fmt: str, columns: Sequence[str], types: Sequence[str],
-                 chunks: Iterable[Sequence[tuple]], max_rows: int = 40, width: int | None = None) -> int:
+                 chunks: Iterable[Sequence[tuple]], max_rows: int = 40, width: int | None = None,
+                 terminal: bool | None = None) -> int:
     """Write every row of ``chunks`` in ``fmt``; returns the number of rows.
 
     ``max_rows`` bounds the rows the table and markdown formats show; ``width`` is the table's width in
-    terminal cells (default: the terminal's).
+    terminal cells (default: the terminal's). ``terminal`` says whether ``out`` ends on a terminal (default:
+    ``out.isatty()``); there csv and json escape control characters too.
     """
+    if terminal is None:
+        terminal = _isatty(out)
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
+        cell = (lambda text: visible(text, keep=_LAYOUT)) if terminal else (lambda text: text)
+        writer.writerow([cell(c) for c in columns])
         n = 0
         for chunk in chunks:
-            writer.writerows([["" if v is None else _text(v) for v in row] for row in chunk])
+            writer.writerows([["" if v is None else cell(_text(v)) for v in row] for row in chunk])
             n += len(chunk)
         return n
     if fmt in ("json", "jsonl"):
@@ -121,6 +151,8 @@ def write_result(out: TextIO, fmt: str, columns: Sequence[str], types: Sequence[
             for row in chunk:
                 doc = {c: _jsonable(v, t) for c, v, t in zip(names, row, types, strict=True)}
                 text = json.dumps(doc, ensure_ascii=False)
+                if terminal:
+                    text = _json_visible(text)
                 if fmt == "json":
                     out.write(("," if n else "") + "\n  " + text)
                 else:
@@ -157,22 +189,23 @@ def write_result(out: TextIO, fmt: str, columns: Sequence[str], types: Sequence[
 
 def _lines(out: TextIO, columns: Sequence[str], chunks: Iterable[Sequence[tuple]]) -> int:
     """DuckDB's ``line`` mode: one ``name = value`` line per column, a blank line between rows."""
-    pad = max((cell_width(c) for c in columns), default=0)
+    names = [visible(c) for c in columns]
+    pad = max((cell_width(c) for c in names), default=0)
     n = 0
     for chunk in chunks:
         for row in chunk:
             out.write("\n" if n else "")
-            for c, v in zip(columns, row, strict=True):
-                out.write(" " * (pad - cell_width(c)) + f"{c} = {_text(v)}\n")
+            for c, v in zip(names, row, strict=True):
+                out.write(" " * (pad - cell_width(c)) + f"{c} = {visible(_text(v), keep=_LAYOUT)}\n")
             n += 1
     return n
 
 
 def _markdown(out: TextIO, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     def cell(v: Any) -> str:
-        return _text(v).replace("|", "\\|").replace("\n", " ")
+        return visible(_text(v).replace("|", "\\|").replace("\n", " "))
 
-    out.write("| " + " | ".join(columns) + " |\n")
+    out.write("| " + " | ".join(visible(c.replace("|", "\\|")) for c in columns) + " |\n")
     out.write("|" + "|".join("---" for _ in columns) + "|\n")
     for row in rows:
         out.write("| " + " | ".join(cell(v) for v in row) + " |\n")
@@ -269,7 +302,15 @@ def cell_width(text: str) -> int:
 
 
 def _clean(text: str) -> str:
-    return text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
+    """A table cell on one line: tabs as a space, every other control character escaped (``\\n``, ``\\x1b``)."""
+    return visible(text.replace("\t", " "))
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
+        return False
 
 
 def _cut(text: str, width: int) -> str:
@@ -323,7 +364,7 @@ class ProgressLine:
     def notice(self, message: str) -> None:
         with self._lock:
             self._erase()
-            self._stream.write(f"mpsql: {message}\n")
+            self._stream.write(f"mpsql: {visible(message)}\n")
             self._stream.flush()
 
     def hold(self) -> None:

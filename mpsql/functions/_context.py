@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mpsql.api.cache import ResponseCache
 from mpsql.api.client import MixpanelClient
 from mpsql.api.ratelimit import RateLimits, file_ledger
 from mpsql.api.retry import RetryPolicy
@@ -109,7 +110,8 @@ class Context:
                 account = self._resolve(function, account_name)
                 kwargs = {"notice": self.notice} if self.notice else {}
                 client = self._clients[key] = MixpanelClient(account, limits=self.limits, retry=self.retry,
-                                                             ledger=file_ledger(self.root()), **kwargs)
+                                                             ledger=file_ledger(self.root()),
+                                                             cache=ResponseCache(notice=self.notice), **kwargs)
             return client
 
     def root(self) -> Path:

@@ -111,10 +111,12 @@ def install_table_function(con: duckdb.DuckDBPyConnection, *, name: str, source:
     # name and at the call site, but not as a bare reference in the macro body.
     packed = ", ".join(f"'{arg}': \"{arg}\"" for arg in [*positional, *named])
     columns = ", ".join(f's."{field.name}"' for field in source.schema)
+    # An explicit binary collation: under ``SET default_collation = 'nocase'`` DuckDB would compare
+    # ``lower(__args)``, a filter that is not pushed down (and would lower-case every argument).
     con.execute(
         f"CREATE OR REPLACE TEMP MACRO {name}({', '.join(params)}) AS TABLE "
         f"SELECT {columns} FROM {source_name(name)} AS s "
-        f"WHERE s.{ARGS_COLUMN} = CAST(to_json({{{packed}}}) AS VARCHAR)"
+        f"WHERE s.{ARGS_COLUMN} = CAST(to_json({{{packed}}}) AS VARCHAR) COLLATE \"binary\""
     )
     con.execute(f"COMMENT ON MACRO TABLE {name} IS {sql_string(comment)}")
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 from mpsql.api.client import MixpanelClient, Reply
 from mpsql.api.regions import Family
 from mpsql.errors import Cancelled, ConfigError
-from mpsql.functions._args import Args, parse_call
+from mpsql.functions._args import Args, parse_call, sql_named
 from mpsql.functions._context import CancelScope, Context, Progress
 from mpsql.functions._spec import TableFunction
 
@@ -90,9 +90,10 @@ Producer = Callable[[Call[A]], Iterable[Sequence[Any]]]
 
 
 def rows_function(*, name: str, schema: pa.Schema, model: type[A], positional: tuple[str, ...],
-                  named: dict[str, str], description: str, example: str, produce: Producer[A],
+                  description: str, example: str, produce: Producer[A],
                   progress: bool = False, needs_account: bool = True) -> TableFunction:
-    """A ``TableFunction`` whose rows come from ``produce(call)``.
+    """A ``TableFunction`` whose rows come from ``produce(call)``; its named SQL arguments are the model's other
+    fields with their defaults (``sql_named``).
 
     The model's ``check(function, today)`` runs and the account resolves when the statement starts, so bad
     input fails before any request; ``produce`` runs lazily as DuckDB pulls rows. Single-request functions
@@ -110,8 +111,8 @@ def rows_function(*, name: str, schema: pa.Schema, model: type[A], positional: t
             call.progress = Progress(function=name)
         return _run(call, produce, schema)
 
-    return TableFunction(name=name, schema=schema, positional=positional, named=named, description=description,
-                         example=example, start=start)
+    return TableFunction(name=name, schema=schema, positional=positional, named=sql_named(model, positional),
+                         description=description, example=example, start=start, model=model)
 
 
 def _run(call: Call[A], produce: Producer[A], schema: pa.Schema) -> Iterator[pa.RecordBatch]:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from mpsql.functions._context import Context
     from mpsql.functions._duckdb import Node
 
@@ -30,6 +32,7 @@ class TableFunction:
     example: str
     start: Callable[[Context, dict[str, Any], list[Node], list[str]], Iterator[pa.RecordBatch]]
     accepts: Callable[[Node], bool] | None = None
+    model: type[BaseModel] | None = None  # the argument model ``named`` is derived from (``sql_named``)
 
     @property
     def signature(self) -> str:

@@ -45,9 +45,6 @@ class ActivityArgs(Args):
     def check(self, function: str, today: dt.date) -> None:
         if self.distinct_ids is None:
             raise ArgumentError(function, "distinct_ids", "is required", "a list of ids such as ['u_00001']")
-        for did in self.distinct_ids:
-            if not did.strip():
-                raise ArgumentError(function, "distinct_ids", "contains an empty id")
         from_date, to_date = self.range(today)
         check_date_range(function, from_date, to_date, today)
 
@@ -83,7 +80,6 @@ def _time(value: Any) -> dt.datetime | None:
 
 FUNCTION = rows_function(
     name=NAME, schema=SCHEMA, model=ActivityArgs, positional=("distinct_ids",),
-    named={"from_date": "NULL", "to_date": "NULL", "account": "NULL"},
     description="The activity feed of some users: their events, oldest first (last 30 days unless dated).",
     example="SELECT time, event, properties FROM mp_activity(['u_00001'], from_date := current_date - 30)",
     produce=_activity)

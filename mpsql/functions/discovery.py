@@ -9,6 +9,7 @@ function per endpoint, so ``known_names`` finds the very entries the functions s
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -44,12 +45,17 @@ class EventsArgs(Args):
 
 def _events(call: Call[EventsArgs]) -> Iterator[tuple[str]]:
     body = call.fetch("query", "/events/names", events_params(), ttl=cache_ttl(DISCOVERY_TTL))
-    return ((name,) for name in sorted({str(n) for n in expect(call.function, body, list, "/events/names")}))
+    names = [_text(call.function, n, "/events/names", "an event name")
+             for n in expect(call.function, body, list, "/events/names")]
+    if None in names:  # a null is no event's name: nothing to list for it
+        call.client.notice(f"{call.function}: Mixpanel's /events/names held {names.count(None)} null name(s); "
+                           "they are not listed")
+    return ((name,) for name in sorted({n for n in names if n is not None}))
 
 
 MP_EVENTS = rows_function(
     name="mp_events", schema=pa.schema([pa.field("event", pa.string())]), model=EventsArgs,
-    positional=(), named={"account": "NULL"},
+    positional=(),
     description="Event names seen in the project in the last 31 days, sorted (cached).",
     example="SELECT event FROM mp_events()", produce=_events)
 
@@ -74,7 +80,7 @@ MP_TOP_EVENTS = rows_function(
     name="mp_top_events",
     schema=pa.schema([pa.field("event", pa.string()), pa.field("count", pa.int64()),
                       pa.field("percent_change", pa.float64())]),
-    model=TopEventsArgs, positional=(), named={"type": "'general'", "top": "NULL", "account": "NULL"},
+    model=TopEventsArgs, positional=(),
     description="Today's most common events with the change against yesterday (never cached).",
     example="SELECT * FROM mp_top_events(type := 'unique', top := 5)", produce=_top_events)
 
@@ -109,7 +115,7 @@ MP_PROPERTIES = rows_function(
     name="mp_properties",
     schema=pa.schema([pa.field("event", pa.string()), pa.field("property", pa.string()),
                       pa.field("count", pa.int64())]),
-    model=PropertiesArgs, positional=(), named={"event": "NULL", "top": "NULL", "account": "NULL"},
+    model=PropertiesArgs, positional=(),
     description="Property names of one event with how often each occurs (cached).",
     example="SELECT property, count FROM mp_properties(event := 'Purchase') ORDER BY count DESC",
     produce=_properties)
@@ -130,15 +136,14 @@ def _property_values(call: Call[PropertyValuesArgs]) -> Iterator[tuple[Any, ...]
     params = {"name": a.property, "event": a.event, "limit": a.top}
     raw = call.fetch("query", "/events/properties/values", params, ttl=cache_ttl(DISCOVERY_TTL))
     body = expect(call.function, raw, list, "/events/properties/values")
-    # Mixpanel returns values as strings whatever their type (FACTS.md §5.9); keep them as text.
-    return ((a.property, None if v is None else str(v)) for v in body)
+    # Mixpanel returns values as strings whatever their type; keep them as text, null as NULL.
+    return ((a.property, _text(call.function, v, "/events/properties/values", "a property value")) for v in body)
 
 
 MP_PROPERTY_VALUES = rows_function(
     name="mp_property_values",
     schema=pa.schema([pa.field("property", pa.string()), pa.field("value", pa.string())]),
     model=PropertyValuesArgs, positional=("property",),
-    named={"event": "NULL", "top": str(VALUES_LIMIT), "account": "NULL"},
     description="Distinct values of a property (of one event, or all), as text (cached).",
     example="SELECT value FROM mp_property_values('$browser', event := 'Page View')",
     produce=_property_values)
@@ -159,7 +164,7 @@ def _funnels(call: Call[AccountOnly]) -> Iterator[tuple[Any, ...]]:
 
 MP_FUNNELS = rows_function(
     name="mp_funnels", schema=pa.schema([pa.field("funnel_id", pa.int64()), pa.field("name", pa.string())]),
-    model=AccountOnly, positional=(), named={"account": "NULL"},
+    model=AccountOnly, positional=(),
     description="Saved funnels: their ids (for mp_funnel) and names (cached).",
     example="SELECT * FROM mp_funnels()", produce=_funnels)
 
@@ -180,7 +185,7 @@ MP_COHORTS = rows_function(
     schema=pa.schema([pa.field("id", pa.int64()), pa.field("name", pa.string()), pa.field("count", pa.int64()),
                       pa.field("description", pa.string()), pa.field("created", pa.timestamp("us")),
                       pa.field("is_visible", pa.bool_()), pa.field("project_id", pa.int64())]),
-    model=AccountOnly, positional=(), named={"account": "NULL"},
+    model=AccountOnly, positional=(),
     description="Saved cohorts with their sizes; members via mp_profiles(cohort := id) (cached).",
     example="SELECT id, name, count FROM mp_cohorts() ORDER BY count DESC", produce=_cohorts)
 
@@ -211,7 +216,7 @@ MP_LEXICON = rows_function(
     schema=pa.schema([pa.field("entity_type", pa.string()), pa.field("name", pa.string()),
                       pa.field("description", pa.string()), pa.field("properties", pa.json_()),
                       pa.field("metadata", pa.json_()), pa.field("schema", pa.json_())]),
-    model=LexiconArgs, positional=(), named={"entity_type": "NULL", "account": "NULL"},
+    model=LexiconArgs, positional=(),
     description="Lexicon schemas: documented events and profile properties with descriptions (cached).",
     example="SELECT name, description FROM mp_lexicon(entity_type := 'event')", produce=_lexicon)
 
@@ -252,7 +257,7 @@ MP_ANNOTATIONS = rows_function(
     schema=pa.schema([pa.field("id", pa.int64()), pa.field("date", pa.timestamp("us")),
                       pa.field("description", pa.string()), pa.field("user_id", pa.int64()),
                       pa.field("user_name", pa.string()), pa.field("tags", pa.list_(pa.string()))]),
-    model=AnnotationsArgs, positional=("from_date", "to_date"), named={"account": "NULL"},
+    model=AnnotationsArgs, positional=("from_date", "to_date"),
     description="Annotations (release notes, campaigns) between two dates, inclusive (cached).",
     example="SELECT date, description FROM mp_annotations(current_date - 90, current_date)",
     produce=_annotations)
@@ -263,6 +268,22 @@ FUNCTIONS = (MP_EVENTS, MP_TOP_EVENTS, MP_PROPERTIES, MP_PROPERTY_VALUES, MP_FUN
 
 
 # ---------------------------------------------------------------------------------------------- shared parts
+
+
+def _text(function: str, value: Any, endpoint: str, what: str) -> str | None:
+    """A list item of a discovery answer as the text Mixpanel means: a string as is, a number or boolean as
+    its JSON spelling (``5``, ``true``), null as None. An object or array is no name: a clear error, rather
+    than a Python repr passed off as data."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    raise MpsqlError(f"{function}: Mixpanel's {endpoint} list holds a JSON {_json_type(value)} where {what} was "
+                     f"expected: {json.dumps(value)[:200]}")
+
+
+def _json_type(value: Any) -> str:
+    return "object" if isinstance(value, dict) else "array" if isinstance(value, list) else type(value).__name__
 
 
 def _naive_time(text: Any) -> dt.datetime | None:
@@ -303,7 +324,7 @@ def known_names(con: duckdb.DuckDBPyConnection) -> KnownNames:
     names = KnownNames()
     body = client.peek_json("query", "/events/names", events_params())
     if isinstance(body, list):
-        names.events = sorted({str(n) for n in body})
+        names.events = sorted({n for n in body if isinstance(n, str)})  # completion offers real names only
     for event in names.events:
         props = client.peek_json("query", "/events/properties/top", properties_params(event, None))
         if isinstance(props, dict):

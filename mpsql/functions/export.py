@@ -42,7 +42,7 @@ from pydantic import Field
 from mpsql.api.client import URL_ARGUMENTS_LIMIT, MixpanelClient, url_size
 from mpsql.api.framing import TERMINATED_EARLY, JsonlBody
 from mpsql.errors import ArgumentError, Cancelled, InvalidResponse, StreamTruncated
-from mpsql.functions._args import Args, Day, Names, check_date_range, parse_call
+from mpsql.functions._args import Args, Day, Names, check_date_range, parse_call, sql_named
 from mpsql.functions._context import CancelScope, Context, Progress
 from mpsql.functions._duckdb import Binary, Col, In, Lit, Node
 from mpsql.functions._spec import TableFunction
@@ -850,8 +850,8 @@ FUNCTION = TableFunction(
     name=NAME,
     schema=SCHEMA,
     positional=("from_date", "to_date"),
-    named={"events": "NULL", "filter": "NULL", "max_events": "NULL", "dedupe": "true", "account": "NULL",
-           "window_days": "NULL", "store": "'use'"},
+    named=sql_named(ExportArgs, ("from_date", "to_date")),
+    model=ExportArgs,
     description="Raw events from Mixpanel's export API, deduplicated by Mixpanel's rule, streamed; settled days "
                 "are kept in the local store and read from there (store := 'use' | 'refresh' | 'off' | 'local').",
     example="SELECT event, count(*) FROM mp_export(current_date - 7, current_date - 1) GROUP BY ALL",

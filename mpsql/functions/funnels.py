@@ -136,8 +136,6 @@ def _row(date: dt.date, segment: str, i: int, step: Any) -> tuple[Any, ...]:
 
 FUNCTION = rows_function(
     name=NAME, schema=SCHEMA, model=FunnelArgs, positional=("funnel_id", "from_date", "to_date"),
-    named={"unit": "'day'", "by": "NULL", "filter": "NULL", "length": "NULL", "length_unit": "NULL", "top": "NULL",
-           "account": "NULL"},
     description="A saved funnel's step counts and conversion per date bucket (and segment, with by :=); "
                 "unsegmented rows have segment '$overall'.",
     example="SELECT step, event, sum(count) FROM mp_funnel(7001, current_date - 30, current_date - 1) GROUP BY ALL "

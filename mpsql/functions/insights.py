@@ -107,7 +107,7 @@ MP_INSIGHT = rows_function(
     name="mp_insight",
     schema=pa.schema([pa.field("date", pa.timestamp("us")), pa.field("metric", pa.string()),
                       pa.field("segment", pa.string()), pa.field("value", pa.float64())]),
-    model=BookmarkArgs, positional=("bookmark_id",), named={"account": "NULL"},
+    model=BookmarkArgs, positional=("bookmark_id",),
     description="A saved Insights report in long form: one row per date, metric and segment ('$overall' "
                 "without breakdowns).",
     example="SELECT date, metric, value FROM mp_insight(9101) WHERE segment = '$overall'",
@@ -144,7 +144,7 @@ MP_FLOWS = rows_function(
                       pa.field("type", pa.string()), pa.field("next_step", pa.int32()),
                       pa.field("next_event", pa.string()), pa.field("next_type", pa.string()),
                       pa.field("count", pa.int64())]),
-    model=BookmarkArgs, positional=("bookmark_id",), named={"account": "NULL"},
+    model=BookmarkArgs, positional=("bookmark_id",),
     description="A saved Flows report as Sankey nodes (users per event and step) and edges (users per transition).",
     example="SELECT step, event, count FROM mp_flows(9201) WHERE kind = 'node' ORDER BY step, count DESC",
     produce=_flows)

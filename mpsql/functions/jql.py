@@ -67,7 +67,6 @@ def _jql(call: Call[JqlArgs]) -> Iterator[tuple[Any, ...]]:
 
 FUNCTION = rows_function(
     name=NAME, schema=pa.schema([pa.field("value", pa.json_())]), model=JqlArgs, positional=("script",),
-    named={"params": "NULL", "account": "NULL"},
     description="Run a JQL script (maintenance mode at Mixpanel; prefer mp_export + SQL): one JSON row per "
                 "result element.",
     example="SELECT value->>'$.key[0]' AS event, (value->>'$.value')::BIGINT AS n FROM mp_jql("

@@ -66,7 +66,7 @@ MP_ACCOUNTS = rows_function(
                       pa.field("project_id", pa.int64()), pa.field("region", pa.string()),
                       pa.field("api_url", pa.string()), pa.field("is_default", pa.bool_()),
                       pa.field("in_use", pa.bool_()), pa.field("source", pa.string())]),
-    model=NoArgs, positional=(), named={}, needs_account=False,
+    model=NoArgs, positional=(), needs_account=False,
     description="Configured Mixpanel accounts (never their secrets) and which one this connection uses.",
     example="SELECT name, project_id, region, is_default FROM mp_accounts()", produce=_accounts)
 
@@ -97,7 +97,7 @@ MP_RATE_LIMITS = rows_function(
                       pa.field("left_this_hour", pa.int64()),
                       pa.field("waits", pa.int64()), pa.field("waited_seconds", pa.float64()),
                       pa.field("last_retry_after", pa.float64())]),
-    model=NoArgs, positional=(), named={}, needs_account=False,
+    model=NoArgs, positional=(), needs_account=False,
     description="Request budget per API family and project: used by this process, used this hour by every mpsql "
                 "process of the user (a shared ledger), left this hour, waits so far.",
     example="SELECT family, used_this_hour, left_this_hour, waits FROM mp_rate_limits()", produce=_rate_limits)
@@ -120,7 +120,7 @@ MP_REQUESTS = rows_function(
                       pa.field("status", pa.int32()), pa.field("bytes", pa.int64()), pa.field("rows", pa.int64()),
                       pa.field("milliseconds", pa.float64()), pa.field("retries", pa.int32()),
                       pa.field("cache_hit", pa.bool_()), pa.field("error", pa.string())]),
-    model=NoArgs, positional=(), named={}, needs_account=False,
+    model=NoArgs, positional=(), needs_account=False,
     description="This process's recent Mixpanel requests (newest last): parameters without secrets, status, "
                 "bytes, rows, time, retries, cache hits.",
     example="SELECT endpoint, status, rows, cache_hit FROM mp_requests() ORDER BY started DESC LIMIT 10",
@@ -136,7 +136,7 @@ def _clear_cache(call: Call[NoArgs]) -> Iterator[tuple[Any, ...]]:
 
 MP_CLEAR_CACHE = rows_function(
     name="mp_clear_cache", schema=pa.schema([pa.field("removed", pa.int64())]),
-    model=NoArgs, positional=(), named={}, needs_account=False,
+    model=NoArgs, positional=(), needs_account=False,
     description="Empty the on-disk response cache (discovery and reports); returns how many entries it held.",
     example="SELECT * FROM mp_clear_cache()", produce=_clear_cache)
 

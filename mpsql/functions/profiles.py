@@ -5,7 +5,8 @@ pages follow while a page is full (``page_size``, 1000), fetched a few at a time
 request against the Query API budget and becomes one Arrow batch, so memory stays flat however many profiles
 match. A page that fails is retried
 whole by the client, so rows are never duplicated; if the rows seen differ from Engage's ``total``, a notice
-says so.
+says so. A server that does not page (it repeats a page, serves more than its total and one page more, or
+announces a page size that is not a positive integer) stops the walk with an error instead of looping forever.
 """
 
 from __future__ import annotations
@@ -87,9 +88,6 @@ class ProfilesArgs(Args):
             now = dt.datetime.now(dt.UTC).timestamp()
             if self.as_of > now:
                 raise ArgumentError(function, "as_of", "is in the future", "a past timestamp or epoch seconds")
-        for name in self.properties or ():
-            if not name:
-                raise ArgumentError(function, "properties", "contains an empty property name")
 
 
 def _params(args: ProfilesArgs, ids: list[str] | None) -> dict[str, Any]:
@@ -120,27 +118,68 @@ def _pages(call: Call[ProfilesArgs]) -> Iterator[tuple[Any, ...]]:
     first = _results(call.fetch("query", "/engage", base, method="POST"))
     body, results = first
     session, total = body.get("session_id"), body.get("total")
-    page_size = int(body.get("page_size") or 1000)
-    if call.progress is not None and isinstance(total, int):
+    page_size = _page_size(body.get("page_size"))
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        total = None  # not a count: page until a short page, guarded by the repeat check below
+    if call.progress is not None and total is not None:
         call.progress.windows_total = max(1, -(-total // page_size))
+    walk = _Walk(total, page_size)
+    walk.add(results)
     yield from _emit(call, results)
-    seen, page, last = len(results), 1, len(results)
+    page, last = 1, len(results)
     while last >= page_size:
         if session is None:
-            if isinstance(total, int) and seen >= total:
+            if total is not None and walk.seen >= total:
                 break
             raise MpsqlError(f"{NAME}: Engage answered a full page of {last} profiles without a "
                              f"session_id, so the pages after it cannot be fetched (total: {total})")
         # Pages the total says exist are fetched ahead; past it (profiles added while paging), one at a time.
-        known = max(page + 1, -(-total // page_size)) if isinstance(total, int) else page + 1
+        known = max(page + 1, -(-total // page_size)) if total is not None else page + 1
         for results in _fetch_ahead(call, base, session, range(page, known)):
+            walk.add(results)
             yield from _emit(call, results)
-            seen, page, last = seen + len(results), page + 1, len(results)
+            page, last = page + 1, len(results)
             if last < page_size:
                 break
-    if isinstance(total, int) and total != seen:
-        call.client.notice(f"{NAME}: Engage reported {total} matching profiles but served {seen} "
+    if total is not None and total != walk.seen:
+        call.client.notice(f"{NAME}: Engage reported {total} matching profiles but served {walk.seen} "
                            "(profiles changed while paging?)")
+
+
+def _page_size(value: Any) -> int:
+    """Engage's announced page size: absent means Mixpanel's 1000; anything but a positive integer is refused,
+    since the walk's end (a page shorter than this) could otherwise never come."""
+    if value is None:
+        return 1000
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise MpsqlError(f"{NAME}: Engage announced a page_size of {str(value)[:40]!r}, not a positive whole "
+                         "number, so its pages cannot be walked")
+    return value
+
+
+class _Walk:
+    """What a walk has served, to stop a server that does not page: a page that repeats an earlier one (the
+    server ignores ``page``), or more profiles than ``total`` plus one page (of profiles added while paging)."""
+
+    def __init__(self, total: int | None, page_size: int) -> None:
+        self.total, self.page_size, self.seen, self.pages = total, page_size, 0, 0
+        self._fingerprints: set[int] = set()  # one hash per page: memory stays flat
+
+    def add(self, results: list[Any]) -> None:
+        self.pages += 1
+        self.seen += len(results)
+        if results:
+            ids = tuple(str(r.get("$distinct_id")) if isinstance(r, dict) else repr(r) for r in results)
+            fingerprint = hash(ids)
+            if fingerprint in self._fingerprints:
+                raise MpsqlError(f"{NAME}: Engage served page {self.pages - 1} with the same profiles as an "
+                                 "earlier page (the server is not paging), so the walk stopped; the profiles "
+                                 "cannot be read completely from this server")
+            self._fingerprints.add(fingerprint)
+        if self.total is not None and self.seen > self.total + self.page_size:
+            raise MpsqlError(f"{NAME}: Engage served {self.seen} profiles after announcing a total of "
+                             f"{self.total} (page size {self.page_size}), so the walk stopped; the server's "
+                             "pages do not add up")
 
 
 AHEAD = 4  # pages in flight at once: the Query API allows 5 concurrent requests per project (FACTS.md §3)
@@ -209,9 +248,6 @@ def _last_seen(text: Any) -> dt.datetime | None:
 
 FUNCTION = rows_function(
     name=NAME, schema=SCHEMA, model=ProfilesArgs, positional=(),
-    named={"filter": "NULL", "cohort": "NULL", "properties": "NULL", "distinct_id": "NULL", "distinct_ids": "NULL",
-           "group_id": "NULL", "behaviors": "NULL", "as_of": "NULL", "include_all_users": "NULL",
-           "account": "NULL"},
     description="User (or group) profiles from Engage, every page, streamed.",
     example="SELECT distinct_id, mp_prop(properties, '$email') "
             "FROM mp_profiles(filter := 'properties[\"plan\"] == \"pro\"')",

@@ -113,7 +113,6 @@ def _query(call: Call[QueryArgs]) -> Iterator[tuple[Any, ...]]:
 
 FUNCTION = rows_function(
     name=NAME, schema=pa.schema([pa.field("response", pa.json_())]), model=QueryArgs, positional=("endpoint",),
-    named={"params": "NULL", "method": "'GET'", "account": "NULL"},
     description="The raw JSON answer of any Query or App API endpoint (one row): the escape hatch.",
     example="SELECT response->'$.data.values' FROM mp_query('segmentation', params := {event: 'Purchase', "
             "from_date: current_date - 7, to_date: current_date - 1})",

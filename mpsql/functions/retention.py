@@ -162,9 +162,6 @@ def _retention_segments(function: str, cohort: Any) -> list[tuple[str, dict[str,
 MP_RETENTION = rows_function(
     name="mp_retention", schema=RETENTION_SCHEMA, model=RetentionArgs,
     positional=("born_event", "from_date", "to_date"),
-    named={"event": "NULL", "born_filter": "NULL", "filter": "NULL", "retention_type": "'birth'", "unit": "NULL",
-           "interval": "NULL", "interval_count": "NULL", "by": "NULL", "top": "NULL", "unbounded": "NULL",
-           "account": "NULL"},
     description="Retention cohorts: per cohort date and period, users who came back and the rate "
                 "(birth or compounded); unsegmented rows have segment '$overall'.",
     example="SELECT cohort_date, period, rate FROM mp_retention('Sign Up', current_date - 30, current_date - 1, "
@@ -221,8 +218,6 @@ def _frequency(call: Call[FrequencyArgs]) -> Iterator[tuple[Any, ...]]:
 
 MP_FREQUENCY = rows_function(
     name="mp_frequency", schema=FREQUENCY_SCHEMA, model=FrequencyArgs, positional=("from_date", "to_date"),
-    named={"event": "NULL", "unit": "'day'", "addiction_unit": "'hour'", "filter": "NULL", "by": "NULL",
-           "top": "NULL", "account": "NULL"},
     description="Frequency (addiction): per period, users who did the event in at least N distinct hours (or days).",
     example="SELECT date, frequency, users FROM mp_frequency(current_date - 7, current_date - 1, event := 'Login')",
     produce=_frequency)

@@ -53,12 +53,20 @@ class _Report(Args):
     event: str | None = None
     from_date: Day | None = None
     to_date: Day | None = None
-    filter: str | None = None  # where
     account: str | None = None
 
     def check_common(self, function: str, today: dt.date) -> None:
         require_name(function, "event", self.event, EVENT_EXAMPLE)
         require_dates(function, self.from_date, self.to_date, today)
+
+
+class _Filtered(_Report):
+    """The reports whose endpoint takes a ``where`` expression (``/events/properties`` does not)."""
+
+    filter: str | None = None  # where
+
+    def check_common(self, function: str, today: dt.date) -> None:
+        super().check_common(function, today)
         check_expression(function, "filter", self.filter)
 
 
@@ -69,7 +77,7 @@ def _day(d: dt.date | None) -> str | None:
 # ---------------------------------------------------------------------------------------------- mp_segmentation
 
 
-class SegmentationArgs(_Report):
+class SegmentationArgs(_Filtered):
     by: str | None = None  # on
     unit: Unit | None = "day"
     type: Kind | None = "general"
@@ -99,7 +107,6 @@ SERIES_SCHEMA = pa.schema([pa.field("date", pa.timestamp("us")), pa.field("segme
 MP_SEGMENTATION = rows_function(
     name="mp_segmentation", schema=SERIES_SCHEMA, model=SegmentationArgs,
     positional=("event", "from_date", "to_date"),
-    named={"by": "NULL", "unit": "'day'", "filter": "NULL", "type": "'general'", "top": "NULL", "account": "NULL"},
     description="Counts of one event per time bucket, optionally per segment (by := expression); "
                 "unsegmented rows carry the event name as segment.",
     example="SELECT date, segment, value FROM mp_segmentation('Purchase', current_date - 30, current_date - 1, "
@@ -110,7 +117,7 @@ MP_SEGMENTATION = rows_function(
 # ---------------------------------------------------------------------------------------------- numeric
 
 
-class NumericArgs(_Report):
+class NumericArgs(_Filtered):
     by: str | None = None  # on: the numeric expression
     unit: NumericUnit | None = "day"
     type: Kind | None = "general"
@@ -137,7 +144,6 @@ MP_SEGMENTATION_NUMERIC = rows_function(
     schema=pa.schema([pa.field("date", pa.timestamp("us")), pa.field("bucket", pa.string()),
                       pa.field("value", pa.float64())]),
     model=NumericArgs, positional=("event", "from_date", "to_date", "by"),
-    named={"unit": "'day'", "filter": "NULL", "type": "'general'", "account": "NULL"},
     description="Counts of one event per time bucket and numeric range of an expression (Mixpanel's buckets, "
                 "labelled like '2,000 - 2,100').",
     example="SELECT * FROM mp_segmentation_numeric('Purchase', current_date - 7, current_date - 1, "
@@ -148,7 +154,7 @@ MP_SEGMENTATION_NUMERIC = rows_function(
 # ---------------------------------------------------------------------------------------------- sum, average
 
 
-class AggregateArgs(_Report):
+class AggregateArgs(_Filtered):
     by: str | None = None  # on: the numeric expression summed or averaged
     unit: NumericUnit | None = "day"
 
@@ -174,11 +180,10 @@ def _aggregate(endpoint: str):
 
 
 DATE_VALUE = pa.schema([pa.field("date", pa.timestamp("us")), pa.field("value", pa.float64())])
-AGGREGATE_NAMED = {"unit": "'day'", "filter": "NULL", "account": "NULL"}
 
 MP_SEGMENTATION_SUM = rows_function(
     name="mp_segmentation_sum", schema=DATE_VALUE, model=AggregateArgs,
-    positional=("event", "from_date", "to_date", "by"), named=AGGREGATE_NAMED,
+    positional=("event", "from_date", "to_date", "by"),
     description="Sum of a numeric expression over one event's occurrences per time bucket (non-numbers count 0).",
     example="SELECT * FROM mp_segmentation_sum('Purchase', current_date - 7, current_date - 1, "
             "'properties[\"amount\"]')",
@@ -186,7 +191,7 @@ MP_SEGMENTATION_SUM = rows_function(
 
 MP_SEGMENTATION_AVERAGE = rows_function(
     name="mp_segmentation_average", schema=DATE_VALUE, model=AggregateArgs,
-    positional=("event", "from_date", "to_date", "by"), named=AGGREGATE_NAMED,
+    positional=("event", "from_date", "to_date", "by"),
     description="Mean of a numeric expression over one event's occurrences per time bucket.",
     example="SELECT * FROM mp_segmentation_average('Purchase', current_date - 7, current_date - 1, "
             "'properties[\"amount\"]')",
@@ -226,7 +231,6 @@ MP_EVENT_COUNTS = rows_function(
     schema=pa.schema([pa.field("date", pa.timestamp("us")), pa.field("event", pa.string()),
                       pa.field("value", pa.float64())]),
     model=EventCountsArgs, positional=("events", "from_date", "to_date"),
-    named={"type": "'general'", "unit": "'day'", "account": "NULL"},
     description="Counts of several events per time bucket, one row per date and event.",
     example="SELECT * FROM mp_event_counts(['Sign Up', 'Purchase'], current_date - 30, current_date - 1, "
             "type := 'unique')",
@@ -266,7 +270,6 @@ MP_PROPERTY_COUNTS = rows_function(
     schema=pa.schema([pa.field("date", pa.timestamp("us")), pa.field("property_value", pa.string()),
                       pa.field("value", pa.float64())]),
     model=PropertyCountsArgs, positional=("event", "property", "from_date", "to_date"),
-    named={"type": "'general'", "unit": "'day'", "values": "NULL", "top": "NULL", "account": "NULL"},
     description="Counts of one event per time bucket and value of one property (top 255 values unless top := N).",
     example="SELECT * FROM mp_property_counts('Page View', '$browser', current_date - 7, current_date - 1)",
     produce=_property_counts)

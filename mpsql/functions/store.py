@@ -112,7 +112,6 @@ MP_SYNC = rows_function(
     schema=SYNC_SCHEMA,
     model=SyncArgs,
     positional=("from_date", "to_date"),
-    named={"events": "NULL", "refresh": "false", "account": "NULL", "window_days": "NULL"},
     description="Fill the local event store for a date range: only days not held, not yet settled or held for a "
                 "narrower selection are fetched; one row per day says what was done.",
     example="SELECT action, count(*), sum(rows) FROM mp_sync(current_date - 30, current_date - 1) GROUP BY ALL",
@@ -155,7 +154,6 @@ MP_STORE = rows_function(
     schema=STORE_SCHEMA,
     model=StoreArgs,
     positional=(),
-    named={"account": "NULL"},
     description="The days the local event store holds for the account's project: rows, bytes, when fetched, "
                 "whether settled, which events and filter (NULL = all), the file.",
     example="SELECT date, rows, settled FROM mp_store() ORDER BY date DESC LIMIT 10",
@@ -191,7 +189,6 @@ MP_STORE_DROP = rows_function(
     schema=pa.schema([pa.field("date", pa.date32())]),
     model=DropArgs,
     positional=("from_date", "to_date"),
-    named={"account": "NULL"},
     description="Forget the held days of a date range (the next mp_export or mp_sync fetches them again); "
                 "returns the days dropped.",
     example="SELECT count(*) FROM mp_store_drop('2024-01-01', '2024-01-31')",

@@ -212,7 +212,7 @@ class Repl:
         """Render rows in the current mode (for the commands' own results)."""
         target = io.StringIO() if self._paging() else self.out
         write_result(target, self.mode, columns, types, [rows], max_rows=self.max_rows,
-                     width=self._terminal_width())
+                     width=self._terminal_width(), terminal=True if target is not self.out else None)
         if target is not self.out:
             self._emit(target.getvalue())
 
@@ -269,7 +269,8 @@ class Repl:
         try:
             code = run_statement(self.con, statement, fmt=self.mode, max_rows=self.max_rows, out=target,
                                  err=self.err, debug=self.debug, cancel=self.cancel,
-                                 width=self._terminal_width())
+                                 width=self._terminal_width(),
+                                 terminal=True if target is not self.out else None)  # a pager's buffer
         finally:
             elapsed = time.perf_counter() - started
             if statement.type.name in _DDL:

@@ -97,3 +97,30 @@ def test_other_connections_are_untouched(probe):
     with pytest.raises(duckdb.CatalogException):
         other.execute("SELECT * FROM probe_fn(1)")
     other.close()
+
+
+@pytest.mark.parametrize("collation", ["nocase", "noaccent", "nocase.noaccent"])
+def test_a_default_collation_changes_neither_the_arguments_nor_the_pushdown(probe, collation):
+    con, calls = probe
+    con.execute(f"SET default_collation = '{collation}'")
+    assert con.execute("SELECT * FROM probe_fn('MiXeD Ünïcode')").fetchall() == [("a", 1), ("b", 2)]
+    assert calls[-1] == ({"a": "MiXeD Ünïcode", "opt": None}, [])  # not lower-cased or stripped of accents
+    plan = con.execute("EXPLAIN SELECT * FROM probe_fn('X')").fetchall()[0][1]
+    # the arguments are a filter on the scan itself (pushed down), with no Filter operator above it
+    assert "Filters:" in plan and '"__args" = \'{"a":"X","opt":null}\'' in plan and "lower(" not in plan
+
+
+def test_a_collation_set_before_the_macro_is_made_is_harmless_too():
+    con = duckdb.connect()
+    con.execute("SET default_collation = 'nocase'")
+    calls = []
+
+    def run(args, pushed, columns):
+        calls.append(args)
+        yield pa.RecordBatch.from_pydict({"event": ["a"], "n": [1]}, schema=SCHEMA)
+
+    install_table_function(con, name="probe_fn", source=TableSource("probe_fn", SCHEMA, run),
+                           positional=("a",), named={}, comment="probe")
+    assert con.execute("SELECT n FROM probe_fn('Up')").fetchall() == [(1,)]
+    assert calls == [{"a": "Up"}]
+    con.close()

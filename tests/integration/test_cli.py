@@ -182,3 +182,17 @@ def test_json_output_stays_valid_json_with_nan_and_infinity():
     r = run(["--format", "json", "-c", sql])
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == [{"a": "NaN", "b": "Infinity", "c": "-Infinity", "d": 1.5}]
+
+
+def test_control_characters_piped_are_exact_in_csv_and_json_and_escaped_in_a_table():
+    sql = "SELECT chr(27) || '[2J' || chr(7) || 'x' AS e"
+    assert run(["--format", "csv", "-c", sql]).stdout == "e\n\x1b[2J\x07x\n"
+    assert json.loads(run(["--format", "json", "-c", sql]).stdout) == [{"e": "\x1b[2J\x07x"}]
+    table = run(["-c", sql]).stdout
+    assert "\\x1b[2J\\x07x" in table and "\x1b" not in table and "\x07" not in table
+
+
+def test_control_characters_in_an_error_message_are_shown_escaped():
+    r = run(["-c", "SELECT error('bad ' || chr(27) || ']0;pwned' || chr(7) || ' event')"])
+    assert r.returncode == 1
+    assert "bad \\x1b]0;pwned\\x07 event" in r.stderr and "\x1b" not in r.stderr and "\x07" not in r.stderr

@@ -329,3 +329,53 @@ def test_check_credentials_returns_body(me_server):
     url, _ = me_server
     body = auth.check_credentials(Account("x", "sa.user", Secret(SECRET), PROJECT_ID, api_url=url))
     assert body["status"] == "ok" and body["results"]["user_id"] == 7
+
+
+# --- hostile input: clear errors naming what is wrong, never a traceback ------------------------------------------
+
+
+def test_a_23_digit_project_id_is_a_usage_error_naming_the_option(cfg_path, capsys, monkeypatch):
+    code, out, err = run(["add", "x", "-u", "sa.user", "--project-id", "1" * 23], capsys, monkeypatch,
+                         stdin=SECRET + "\n")
+    assert code == 2 and out == ""
+    assert "argument --project-id/-p: must be a positive integer, not '11111111111111111111111' " \
+           "(at most 9223372036854775807)" in err
+    assert not cfg_path.exists()
+
+
+def test_a_blank_username_is_refused_rather_than_stored_as_a_legacy_account(cfg_path, capsys, monkeypatch):
+    code, _, err = run(["add", "x", "--username", " ", "--project-id", "1"], capsys, monkeypatch,
+                       stdin=SECRET + "\n")
+    assert code == 1 and "username is blank" in err
+    assert not cfg_path.exists()
+
+
+@pytest.mark.parametrize("lang", ["C.UTF-8", "C"])
+def test_a_secret_that_is_not_utf8_is_a_clear_error_without_a_traceback(cfg_path, lang):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MP_", "LC_", "LANG", "PYTHONUTF8",
+                                                                    "PYTHONIOENCODING"))}
+    env.update(MP_CONFIG_PATH=str(cfg_path), LANG=lang, LC_ALL=lang)
+    proc = subprocess.run([sys.executable, "-m", "mpsql.cli.auth", "add", "x", "--legacy"],
+                          input=b"sekrit-\xff\xfe-tail\n", capture_output=True, env=env, timeout=60)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 1, err
+    assert "mpsql auth: error: the secret is not UTF-8 text" in err
+    assert "Traceback" not in err and "sekrit" not in err
+    assert not cfg_path.exists()
+
+
+def test_mp_accounts_reports_a_huge_project_id_in_the_file_as_a_config_error(cfg_path, monkeypatch):
+    import duckdb
+
+    import mpsql
+
+    cfg_path.parent.mkdir(parents=True)
+    cfg_path.write_text(f'[accounts.a]\nusername = "sa"\nsecret = "{SECRET}"\nproject_id = {10**22}\n')
+    cfg_path.chmod(0o600)
+    con = mpsql.connect(account=Account("t", None, Secret(SECRET)))
+    try:
+        with pytest.raises(duckdb.Error, match=r"project_id must be a positive integer") as info:
+            con.execute("SELECT * FROM mp_accounts()").fetchall()
+        assert "OverflowError" not in str(info.value) and SECRET not in str(info.value)
+    finally:
+        con.close()

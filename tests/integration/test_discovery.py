@@ -130,3 +130,82 @@ def test_known_names_come_from_the_cache_and_never_make_a_request(con, emulator)
     assert names.properties("Login") == []
     assert set(props) <= set(names.properties())
     assert len(emulator.requests) == served
+
+
+# --- hostile answers and an unwritable cache -----------------------------------------------------------------
+
+
+@pytest.fixture
+def answer(emulator):
+    """``answer(path, body)``: the emulator answers the Query API ``path`` with ``body``, as-is, for this test."""
+    from mpsql.emulator.proto import Response, Route
+
+    saved = dict(emulator.routes)
+
+    def serve(path: str, body: object) -> None:
+        emulator.add_route(f"/api/query{path}", Route(lambda emu, req: Response(json=body), "query",
+                                                      ("GET", "POST")))
+
+    yield serve
+    emulator.routes.clear()
+    emulator.routes.update(saved)
+
+
+def test_null_event_names_are_left_out_with_a_notice_never_listed_as_None(con, answer, notices):
+    answer("/events/names", ["Signup", None, "Purchase", 7, True])
+    assert con.execute("SELECT event FROM mp_events()").fetchall() == [("7",), ("Purchase",), ("Signup",),
+                                                                      ("true",)]
+    assert notices == ["mp_events: Mixpanel's /events/names held 1 null name(s); they are not listed"]
+
+
+@pytest.mark.parametrize("item", [{"name": "Signup"}, ["Signup"]])
+def test_an_object_in_the_event_names_fails_clearly_rather_than_becoming_a_repr(con, answer, item):
+    answer("/events/names", ["Signup", item])
+    kind = "object" if isinstance(item, dict) else "array"
+    with pytest.raises(Exception, match=f"/events/names list holds a JSON {kind} where an event name was expected"):
+        con.execute("SELECT event FROM mp_events()").fetchall()
+
+
+def test_property_values_keep_null_as_null_and_numbers_as_their_json_text(con, answer):
+    answer("/events/properties/values", ["US", None, 3, 2.5, False])
+    rows = con.execute("SELECT value FROM mp_property_values('$country_code')").fetchall()
+    assert rows == [("US",), (None,), ("3",), ("2.5",), ("false",)]
+
+
+def test_an_object_among_property_values_fails_clearly(con, answer):
+    answer("/events/properties/values", ["US", {"code": "DE"}])
+    with pytest.raises(Exception, match=r"/events/properties/values list holds a JSON object where a property "
+                                        r"value was expected: \{\"code\": \"DE\"\}"):
+        con.execute("SELECT value FROM mp_property_values('$country_code')").fetchall()
+
+
+def test_a_cache_that_cannot_be_written_is_a_notice_and_the_rows_still_come(con, emulator, notices, tmp_path,
+                                                                            monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("MPSQL_CACHE_DIR", str(blocker / "cache"))
+    first = con.execute("SELECT event FROM mp_events()").fetchall()
+    assert first == con.execute("SELECT event FROM mp_events()").fetchall() and len(first) > 3
+    assert sum(r.path.endswith("/events/names") for r in emulator.requests) == 2  # nothing cached
+    assert notices == [f"the response cache in {blocker / 'cache'} was not written (Not a directory); "
+                       "results are correct but not cached"]  # said once
+
+
+def test_a_symlinked_cache_folder_is_not_followed(con, emulator, notices, tmp_path, monkeypatch):
+    target = tmp_path / "target"
+    target.mkdir()
+    (tmp_path / "cache").symlink_to(target)
+    monkeypatch.setenv("MPSQL_CACHE_DIR", str(tmp_path / "cache"))
+    assert len(con.execute("SELECT event FROM mp_events()").fetchall()) > 3
+    assert list(target.iterdir()) == []
+    assert len(notices) == 1 and "is a symbolic link" in notices[0]
+
+
+def test_a_nocase_default_collation_leaves_every_call_and_its_arguments_intact(con, emulator):
+    expected = con.execute("SELECT event FROM mp_events()").fetchall()
+    event = expected[0][0]
+    con.execute("SET default_collation = 'nocase'")
+    assert con.execute("SELECT event FROM mp_events()").fetchall() == expected
+    con.execute("SELECT * FROM mp_property_values('$browser', event := ?)", [event]).fetchall()
+    sent = [r.params for r in emulator.requests if r.path.endswith("/events/properties/values")]
+    assert sent[-1]["event"] == event and event != event.lower()  # sent as typed, not lower-cased

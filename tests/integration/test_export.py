@@ -217,6 +217,13 @@ def test_legacy_project_secret_auth(emulator):
     ("mp_export('2024-03-04', '2024-03-04', max_events := 0)", "max_events", "greater than"),
     ("mp_export('2024-03-04', '2024-03-04', events := [1, 2])", "events", "valid"),
     ("mp_export('2024-03-04', '2024-03-04', dedupe := 'perhaps')", "dedupe", "valid"),
+    ("mp_export('2024-03-04', '2024-03-04', max_events := true)", "max_events", "true is a boolean, not a number"),
+    ("mp_export('2024-03-04', '2024-03-04', dedupe := 1)", "dedupe", "1 is a number, not true or false"),
+    ("mp_export('2024-03-04', '2024-03-04', events := '  ')", "events", "is empty"),
+    ("mp_export('2024-03-04', '2024-03-04', events := ['Purchase', ''])", "events", "contains an empty name"),
+    ("mp_export('2024-03-04', '2024-03-04', filter := ' ')", "filter", "is empty"),
+    ("mp_export('2024-03-04', '2024-03-04', account := '')", "account", "is empty"),
+    ("mp_export('2024-03-04', '0001-01-01')", "to_date", "before 2000"),
 ])
 def test_bad_arguments_are_named_and_cost_no_request(con, emulator, call, argument, text):
     with pytest.raises(duckdb.Error) as info:

@@ -16,7 +16,7 @@ from mpsql.errors import ArgumentError
     ("as_of := TIMESTAMP '2999-01-01 00:00:00'", "as_of", "in the future"),
     ("behaviors := 'not json'", "behaviors", "is not JSON"),
     ("cohort := -3", "cohort", "greater than or equal to 0"),
-    ("properties := ['$email', '']", "properties", "empty property name"),
+    ("properties := ['$email', '']", "properties", "contains an empty name"),
 ])
 def test_rejected_before_any_request(con, emulator, call, argument, says):
     with pytest.raises(Exception) as info:

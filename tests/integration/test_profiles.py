@@ -142,6 +142,65 @@ def test_a_full_page_without_a_session_id_fails_rather_than_ending_early(con, en
         con.execute("SELECT count(*) FROM mp_profiles()").fetchall()
 
 
+def _engage_pages_route(emulator, make_body) -> None:
+    """Answer /engage with ``make_body(n)`` for the n-th request (0, 1, ...), whatever page was asked for."""
+    import itertools
+
+    from mpsql.emulator.proto import Response, Route
+
+    counter = itertools.count()
+    emulator.add_route("/api/query/engage",
+                       Route(lambda emu, req: Response(json=make_body(next(counter))), "query", ("GET", "POST")))
+
+
+def _full_page(first: int) -> list[dict]:
+    return [{"$distinct_id": f"u{i}", "$properties": {}} for i in range(first, first + 1000)]
+
+
+def test_a_server_that_ignores_page_fails_at_the_first_repeated_page(con, emulator, engage_route):
+    page = _full_page(0)
+    _engage_pages_route(emulator, lambda n: {"page": 0, "page_size": 1000, "session_id": "s1", "total": 5000,
+                                             "status": "ok", "results": page})
+    with pytest.raises(duckdb.Error, match=r"same profiles as an earlier page \(the server is not paging\)"):
+        con.execute("SELECT count(*) FROM mp_profiles()").fetchall()
+    # page 0, then at most the pages already in flight when the repeat was seen
+    assert len(engage_pages(emulator)) <= 2 + 4
+
+
+def test_a_server_without_total_that_repeats_pages_fails_too(con, emulator, engage_route):
+    page = _full_page(0)
+    _engage_pages_route(emulator, lambda n: {"session_id": "s1", "status": "ok", "results": page})
+    with pytest.raises(duckdb.Error, match="the server is not paging"):
+        con.execute("SELECT count(*) FROM mp_profiles()").fetchall()
+    assert len(engage_pages(emulator)) == 2
+
+
+def test_pages_running_past_the_announced_total_fail(con, emulator, engage_route):
+    # every page is new and full: only the announced total (2500) can end the walk
+    _engage_pages_route(emulator, lambda n: {"page": n, "page_size": 1000, "session_id": "s1", "total": 2500,
+                                             "status": "ok", "results": _full_page(1000 * n)})
+    with pytest.raises(duckdb.Error, match="served 4000 profiles after announcing a total of 2500"):
+        con.execute("SELECT count(*) FROM mp_profiles()").fetchall()
+    assert len(engage_pages(emulator)) <= 4 + 4
+
+
+@pytest.mark.parametrize("page_size", [-5, 0, "abc", "1000", 2.5, True, [1000]])
+def test_a_nonsense_page_size_fails_after_one_request(con, emulator, engage_route, page_size):
+    engage_route({"page": 0, "page_size": page_size, "session_id": "s1", "total": 5000, "status": "ok",
+                  "results": _full_page(0)})
+    with pytest.raises(duckdb.Error, match=r"announced a page_size of .*not a positive whole number"):
+        con.execute("SELECT count(*) FROM mp_profiles()").fetchall()
+    assert len(engage_pages(emulator)) == 1
+
+
+def test_one_page_of_profiles_added_while_paging_is_still_served(con, emulator, engage_route, notices):
+    # total 2000, but a third (short) page arrives: kept, with the notice that the total differed
+    _engage_pages_route(emulator, lambda n: {"page": n, "page_size": 1000, "session_id": "s1", "total": 2000,
+                                             "status": "ok", "results": _full_page(1000 * n)[:1000 if n < 2 else 7]})
+    assert con.execute("SELECT count(*) FROM mp_profiles()").fetchall() == [(2007,)]
+    assert any("reported 2000 matching profiles but served 2007" in n for n in notices)
+
+
 def test_fewer_profiles_than_engage_reported_is_said_even_without_a_notice_callback(account, engage_route, capsys):
     results = [{"$distinct_id": f"u{i}", "$properties": {}} for i in range(3)]
     engage_route({"page": 0, "page_size": 1000, "session_id": "s1", "total": 5, "status": "ok", "results": results})

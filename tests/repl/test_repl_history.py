@@ -73,3 +73,110 @@ def test_history_path(tmp_path):
 ])
 def test_the_configured_secret_in_another_form_is_sensitive(text):
     assert is_sensitive(text, {SECRET})
+
+
+# A secret with characters URLs escape, to tell every encoding apart.
+ODD_SECRET = "Zq9/x+y=k&m%3ü~7"
+
+
+def _b64(text: str, urlsafe: bool = False) -> str:
+    import base64
+
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    return encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize("form", [
+    pytest.param(_b64(f"sa.user:{SECRET}"), id="base64(user:secret)"),
+    pytest.param(_b64(f"sa.user:{SECRET}").lower(), id="base64(user:secret) lower case"),
+    pytest.param(_b64(f"{SECRET}:"), id="base64(secret:) legacy Basic"),
+    pytest.param(_b64(f"sa.user:{ODD_SECRET}"), id="base64(user:odd secret)"),
+    pytest.param(_b64(f"sa.user:{ODD_SECRET}", urlsafe=True), id="urlsafe base64(user:odd secret)"),
+    pytest.param(_b64(f"ab{ODD_SECRET}cd").rstrip("="), id="base64 unpadded, secret in the middle"),
+    pytest.param("Zq9%2Fx%2By%3Dk%26m%253%C3%BC~7", id="URL-encoded"),
+    pytest.param("zq9%2fx%2by%3dk%26m%253%c3%bc%7e7", id="URL-encoded lower-case hex, every escape"),
+    pytest.param("ZQ9%2FX%2BY%3DK%26M%253%C3%9C~7", id="URL-encoded upper case"),
+    pytest.param("Zq9/x%2By=k&m%253ü~7", id="partly URL-encoded"),
+])
+def test_the_configured_secret_encoded_any_way_is_sensitive(form):
+    assert is_sensitive(f"SELECT * FROM read_text('http://h/?a={form}')", {SECRET, ODD_SECRET})
+
+
+def test_encoded_text_without_a_configured_secret_is_kept():
+    assert not is_sensitive(f"SELECT from_base64('{_b64('sa.user:other-pw')}')", {SECRET})
+    assert not is_sensitive("SELECT url_decode('a%2Fb+c')", {SECRET, ODD_SECRET})
+
+
+def test_a_basic_header_value_typed_at_the_prompt_never_reaches_the_file(drive, tmp_path):
+    path = tmp_path / "h"
+    history = SafeHistory(path, secrets=lambda: {ODD_SECRET})
+    drive(f"SELECT '{_b64('sa.user:' + ODD_SECRET)}' AS b;\r"
+          "SELECT 'Zq9%2fx%2By%3Dk%26m%253%C3%BC~7' AS u;\r"
+          "SELECT 3 AS plain;\r", history=history)
+    text = path.read_text()
+    assert "SELECT 3 AS plain;" in text
+    assert "AS b" not in text and "AS u" not in text
+
+
+# --- the file itself: no symlinks, no special files, permissions only ever narrowed ---------------------------
+
+
+def test_a_symlinked_history_file_is_refused_and_its_target_untouched(tmp_path):
+    import os
+
+    target = tmp_path / "victim"
+    target.write_text("precious\n")
+    target.chmod(0o644)
+    link = tmp_path / "history"
+    link.symlink_to(target)
+    with pytest.raises(OSError, match="is a symbolic link"):
+        SafeHistory(link, secrets=set)
+    assert target.read_text() == "precious\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert os.path.islink(link)
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_a_history_path_that_is_not_a_regular_file_is_refused(tmp_path, kind):
+    import os
+
+    path = tmp_path / "history"
+    if kind == "directory":
+        path.mkdir()
+    else:
+        os.mkfifo(path)
+    with pytest.raises(OSError):
+        SafeHistory(path, secrets=set)
+
+
+def test_permissions_are_narrowed_never_widened(tmp_path):
+    read_only = tmp_path / "ro"
+    read_only.write_text("")
+    read_only.chmod(0o400)
+    SafeHistory(read_only, secrets=set)
+    assert stat.S_IMODE(read_only.stat().st_mode) == 0o400  # not made writable
+    shared = tmp_path / "shared"
+    shared.write_text("")
+    shared.chmod(0o664)
+    SafeHistory(shared, secrets=set)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o600
+
+
+def test_a_link_swapped_in_mid_session_is_not_written_through(tmp_path):
+    target = tmp_path / "victim"
+    target.write_text("precious\n")
+    path = tmp_path / "history"
+    history = SafeHistory(path, secrets=set)
+    history.store_string("SELECT 1")
+    path.unlink()
+    path.symlink_to(target)
+    history.store_string("SELECT 2")
+    assert target.read_text() == "precious\n"
+    assert list(history.load_history_strings()) == []  # a link is not read either
+
+
+def test_history_round_trips_multi_line_statements_newest_first(tmp_path):
+    history = SafeHistory(tmp_path / "h", secrets=set)
+    history.store_string("SELECT 1")
+    history.store_string("SELECT\n  2")
+    assert list(SafeHistory(tmp_path / "h", secrets=set).load_history_strings()) == ["SELECT\n  2", "SELECT 1"]

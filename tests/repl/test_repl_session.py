@@ -168,3 +168,35 @@ def test_nested_values_null_blob_and_duplicate_names(drive):
     assert s.out.startswith("l,s,ts,b,dl\n\"[1, NULL]\",\"{'a': NULL, 'd': 2024-01-02}\","
                             "[2024-01-02 03:04:05],\\x00\\xFFab,[1.50]\n")
     assert '{"a": 1, "a_1": 2}' in s.out  # no value is lost
+
+
+def test_control_characters_in_mixpanel_data_reach_the_terminal_escaped(drive, emulator, account):
+    import io
+
+    from prompt_toolkit.history import InMemoryHistory
+
+    from mpsql.emulator.proto import Response, Route
+    from mpsql.repl import Repl
+    from tests.repl.conftest import FakeNames
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    hostile = "Sign\x1b]0;pwned\x07Up\x9b2J"
+    saved = dict(emulator.routes)
+    emulator.add_route("/api/query/events/names",
+                       Route(lambda emu, req: Response(json=[hostile]), "query", ("GET", "POST")))
+    repl = Repl(out=Terminal(), err=io.StringIO(), width=80, pager=True, account=account,
+                names=lambda con: FakeNames(), history=InMemoryHistory())
+    try:
+        s = drive("SELECT event FROM mp_events();\r.mode csv\rSELECT event FROM mp_events();\r"
+                  ".mode json\rSELECT event FROM mp_events();\r", repl=repl)
+    finally:
+        repl.close()
+        emulator.routes.clear()
+        emulator.routes.update(saved)
+    assert not any(ch in s.out for ch in "\x1b\x07\x9b")
+    assert "│ Sign\\x1b]0;pwned\\x07Up\\x9b2J" in s.out  # the table
+    assert "\nSign\\x1b]0;pwned\\x07Up\\x9b2J\n" in s.out  # csv
+    assert '"event": "Sign\\u001b]0;pwned\\u0007Up\\u009b2J"' in s.out  # json: escaped, still the same JSON

@@ -362,7 +362,8 @@ def test_add_creates_dir_0700_and_file_0600(tmp_path):
     assert store.default_name() == "prod"  # the first account becomes the default
     a = store.get("prod")
     assert (a.username, a.secret.reveal(), a.project_id, a.region) == ("sa", SECRET, 5, "eu")
-    assert [p.name for p in path.parent.iterdir()] == ["config.toml"]  # no temp file left
+    # no temp file left; the lock file stays (deleting it would let two writers lock different inodes)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["config.toml", "config.toml.lock"]
 
 
 def test_add_keeps_other_accounts_and_default(cfg):
@@ -403,7 +404,7 @@ def test_write_is_atomic_via_replace(cfg, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         ConfigStore(cfg).add(Account("x", None, Secret("y")))
     assert cfg.read_bytes() == before
-    assert sorted(p.name for p in cfg.parent.iterdir()) == ["config.toml"]
+    assert sorted(p.name for p in cfg.parent.iterdir()) == ["config.toml", "config.toml.lock"]
 
 
 def test_write_preserves_unknown_top_level_tables(tmp_path):
@@ -439,3 +440,61 @@ def test_list_accounts(cfg):
     assert [a.name for a in accounts] == ["prod", "staging", "legacy"]
     assert [a.is_legacy for a in accounts] == [False, False, True]
     assert all(SECRET not in repr(a) and OTHER_SECRET not in repr(a) for a in accounts)
+
+
+def _add_after_barrier(path: str, name: str, barrier) -> None:
+    barrier.wait()
+    ConfigStore(path).add(Account(name, "sa." + name, Secret(SECRET), 7))
+
+
+def test_concurrent_adds_from_separate_processes_keep_every_account(tmp_path):
+    """Twelve processes adding at the same instant: every account is in the file afterwards."""
+    import multiprocessing
+
+    path = tmp_path / "config.toml"
+    names = [f"acct{i}" for i in range(12)]
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(len(names))
+    procs = [ctx.Process(target=_add_after_barrier, args=(str(path), n, barrier)) for n in names]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0] * len(names)
+    store = ConfigStore(path)
+    assert sorted(store.names()) == sorted(names)
+    assert store.default_name() in names
+    assert stat.S_IMODE((tmp_path / "config.toml.lock").stat().st_mode) == 0o600
+
+
+def test_lock_file_that_is_a_symlink_is_refused(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.write_text("")
+    os.chmod(target, 0o644)
+    (tmp_path / "config.toml.lock").symlink_to(target)
+    with pytest.raises(ConfigError, match="cannot lock config file"):
+        ConfigStore(tmp_path / "config.toml").add(Account("prod", None, Secret(SECRET)))
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert not (tmp_path / "config.toml").exists()
+
+
+@pytest.mark.parametrize("source", ["account", "environment", "file"])
+def test_a_project_id_beyond_64_bits_is_refused_wherever_it_comes_from(tmp_path, source):
+    huge = 10**22  # 23 digits: no BIGINT holds it
+    needle = r"(project_id|PROJECT_ID) must be a positive integer, not .*\(at most 9223372036854775807\)"
+    with pytest.raises(ConfigError, match=needle):
+        if source == "account":
+            Account("acct", "sa", Secret(SECRET), huge)
+        elif source == "environment":
+            resolve_account(env={"MP_SECRET": SECRET, "MP_USERNAME": "sa", "MP_PROJECT_ID": str(huge)},
+                            path=tmp_path / "none.toml")
+        else:
+            path = write_config(tmp_path / "c.toml",
+                                f'[accounts.a]\nusername = "sa"\nsecret = "s"\nproject_id = {huge}\n')
+            ConfigStore(path).list_accounts()
+    assert Account("acct", "sa", Secret(SECRET), 2**63 - 1).project_id == 2**63 - 1
+
+
+def test_a_blank_username_is_refused_not_turned_into_a_legacy_account():
+    with pytest.raises(ConfigError, match="username is blank"):
+        Account("acct", "   ", Secret(SECRET), 1)
