@@ -327,7 +327,11 @@ def _private_connection(scratch: Path) -> duckdb.DuckDBPyConnection:
 
 
 class Window:
-    """One request's days: its body on disk, then one checked Parquet file per day in the scratch folder."""
+    """One request's rows: its body on disk, then checked and deduplicated in a private DuckDB table ``w``.
+
+    Two parties share the parsed rows: the reader (the statement, via ``read``) and the writer (``write_days``,
+    one Parquet file per day for the store), at the same time on two cursors; each calls ``release`` when done.
+    """
 
     def __init__(self, scratch: Path, index: int, first: dt.date, last: dt.date, selection: Selection, *,
                  redact: Callable[[str, int], str] = lambda text, limit: text[:limit], version: str = "",
@@ -337,7 +341,6 @@ class Window:
         self.span = f"{first}..{last}"
         self.selection = selection
         self.index = index
-        self.day_files: dict[dt.date, Path] = {}
         self.rows = 0  # every line of the body, duplicates included
         self.fetched_at = 0.0
         self.body: JsonlBody | None = None
@@ -348,6 +351,10 @@ class Window:
         self._file: Any = None
         self._inflate: Any = None
         self.wire_bytes = 0  # as sent (compressed), for the progress line
+        self.con: duckdb.DuckDBPyConnection | None = None  # holds the parsed rows (table w) once whole
+        self.parsed = threading.Event()  # set once the rows may be read
+        self._shares = 2  # the reader's and the writer's: the rows are dropped when both are done
+        self._lock = threading.Lock()
 
     # The client calls this once per attempt: every attempt starts from an empty file.
     def __call__(self, gzip: bool) -> Window:
@@ -377,7 +384,7 @@ class Window:
             chunk = self._inflate.unused_data if self._inflate.eof else b""
 
     def finish(self) -> None:
-        """Prove the body whole and well formed, then write its days; raises before any file is kept otherwise."""
+        """Prove the body whole and well formed (the client retries the request if not), then hold its rows."""
         assert self.body is not None
         if self._inflate is not None and self.wire_bytes and not self._inflate.eof:
             raise StreamTruncated(f"export: the gzip body of {self.span} ended early")
@@ -389,11 +396,56 @@ class Window:
             self._parse(con)
             self._check(con)
             con.execute(_MARK_DUPLICATES)
-            self._write_days(con)
-        finally:
+        except BaseException:
             con.close()
+            raise
+        finally:
             with contextlib.suppress(OSError):
                 os.unlink(self._path)
+        self.con = con
+
+    def read(self, rows: RowFilter, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+        """The window's rows that pass ``rows``, in the body's order."""
+        assert self.con is not None
+        cursor = self.con.cursor()
+        try:
+            yield from _select(cursor, "w", rows, columns)
+        finally:
+            cursor.close()
+
+    def write_days(self) -> dict[dt.date, Path]:
+        """One Parquet file per day (every row, duplicates marked) with the manifest in its metadata."""
+        assert self.con is not None
+        meta = manifest(self.fetched_at, self.selection, self.span, self._version).replace("'", "''")
+        folder = self.scratch / f"window-{self.index}"
+        folder.mkdir(mode=0o700)
+        files: dict[dt.date, Path] = {}
+        cursor = self.con.cursor()
+        try:
+            day = self.first
+            while day <= self.last:
+                path = folder / f"{day.isoformat()}.parquet"
+                # Export days are UTC days (docs/mixpanel-api.md, time zones); each day keeps the body's order.
+                cursor.execute(f"COPY (SELECT {_DAY_COLUMNS} FROM w WHERE time >= ?::TIMESTAMPTZ "
+                               f"AND time < ?::TIMESTAMPTZ + INTERVAL 1 DAY) TO '{_sql_path(path)}' "
+                               f"(FORMAT parquet, COMPRESSION zstd, KV_METADATA {{mpsql: '{meta}'}})",
+                               [day.isoformat(), day.isoformat()])
+                os.chmod(path, 0o600)
+                files[day] = path
+                day += dt.timedelta(days=1)
+        finally:
+            cursor.close()
+        return files
+
+    def release(self) -> None:
+        """The reader or the writer is done; the rows go when both are."""
+        with self._lock:
+            self._shares -= 1
+            con = self.con if self._shares <= 0 else None
+            if con is not None:
+                self.con = None
+        if con is not None:
+            con.close()
 
     def _parse(self, con: duckdb.DuckDBPyConnection) -> None:
         body = self.body
@@ -429,22 +481,6 @@ class Window:
         if low is not None:
             raise InvalidResponse(f"export: the response for {self.span} holds events outside those days "
                                   f"({low} .. {high})")
-
-    def _write_days(self, con: duckdb.DuckDBPyConnection) -> None:
-        meta = manifest(self.fetched_at, self.selection, self.span, self._version).replace("'", "''")
-        folder = self.scratch / f"window-{self.index}"
-        folder.mkdir(mode=0o700)
-        day = self.first
-        while day <= self.last:
-            path = folder / f"{day.isoformat()}.parquet"
-            # Export days are UTC days (docs/mixpanel-api.md, time zones); each day keeps the body's order.
-            con.execute(f"COPY (SELECT {_DAY_COLUMNS} FROM w WHERE time >= ?::TIMESTAMPTZ "
-                        f"AND time < ?::TIMESTAMPTZ + INTERVAL 1 DAY) TO '{_sql_path(path)}' "
-                        f"(FORMAT parquet, COMPRESSION zstd, KV_METADATA {{mpsql: '{meta}'}})",
-                        [day.isoformat(), day.isoformat()])
-            os.chmod(path, 0o600)
-            self.day_files[day] = path
-            day += dt.timedelta(days=1)
 
     def _close_file(self) -> None:
         if self._file is not None:
@@ -514,7 +550,7 @@ def _sql_string(text: str) -> str:
 
 def read_days(con: duckdb.DuckDBPyConnection, files: Sequence[Path], rows: RowFilter,
               columns: Sequence[str] = tuple(SCHEMA.names)) -> Iterator[pa.RecordBatch]:
-    """The rows of ``files`` in order (each day keeps the export's order), filtered, in row-group batches.
+    """The rows of held day ``files`` in order (each day keeps the export's order), filtered, in row-group batches.
 
     Only ``columns`` are read (a query counting events never decompresses ``properties``); the others come back
     as NULL columns, which the table function does not hand on.
@@ -522,8 +558,13 @@ def read_days(con: duckdb.DuckDBPyConnection, files: Sequence[Path], rows: RowFi
     if not files:
         return
     listing = ", ".join(f"'{_sql_path(f)}'" for f in files)
+    yield from _select(con, f"read_parquet([{listing}])", rows, columns)
+
+
+def _select(con: duckdb.DuckDBPyConnection, source: str, rows: RowFilter,
+            columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
     wanted = [name for name in SCHEMA.names if name in columns] or ["event"]
-    sql = f"SELECT {', '.join(wanted)} FROM read_parquet([{listing}]) WHERE {rows.sql()}"
+    sql = f"SELECT {', '.join(wanted)} FROM {source} WHERE {rows.sql()}"
     for batch in con.sql(sql).to_arrow_reader(ROW_GROUP):
         yield _as_schema(batch, wanted)
 
@@ -549,8 +590,9 @@ def _as_schema(batch: pa.RecordBatch, names: Sequence[str]) -> pa.RecordBatch:
 class Fetcher:
     """Downloads windows for one statement, up to ``MAX_IN_FLIGHT`` at once, handing them back in order.
 
-    A window's days are committed to the store as soon as it is whole. Until the consumer has asked for more than
-    a first batch only one window is in flight, so ``LIMIT 5`` costs one request.
+    A window is handed on as soon as its rows are checked; meanwhile its days are written and committed to the
+    store (whole days only). Until the consumer has asked for more than a first batch only one window is in
+    flight, so ``LIMIT 5`` costs one request.
     """
 
     client: MixpanelClient
@@ -568,9 +610,12 @@ class Fetcher:
     _index: int = 0
     _pool: ThreadPoolExecutor | None = None
 
-    def fetch(self, windows: Sequence[tuple[dt.date, dt.date]]) -> Iterator[Window]:
-        """The windows, downloaded and whole, in order."""
-        pending: deque[Future[Window]] = deque()
+    def fetch(self, windows: Sequence[tuple[dt.date, dt.date]], *, stored: bool = False) -> Iterator[Window]:
+        """The windows in order, each once its rows are checked (with ``stored``, once its days are kept too).
+
+        The caller owns the reader's share of each window it receives and must ``release`` it.
+        """
+        pending: deque[tuple[Window, Future[Window]]] = deque()
         todo = deque(windows)
         try:
             while todo or pending:
@@ -579,17 +624,20 @@ class Fetcher:
                     pending.append(self._submit(*todo.popleft()))
                 if not pending:
                     return
-                head = pending[0]
-                while not head.done():
-                    if self.cancel.wait(0.05):
+                window, future = pending[0]
+                while not (future.done() or (window.parsed.is_set() and not stored)):
+                    if self.cancel.wait(0.02):
                         raise Cancelled(f"{NAME}: cancelled")
                     if self.demand.is_set() and len(pending) < MAX_IN_FLIGHT and todo and self._may_send(todo):
                         pending.append(self._submit(*todo.popleft()))
+                if not window.parsed.is_set():
+                    future.result()  # the download failed: its error
                 pending.popleft()
-                yield head.result()
+                yield window
         finally:
-            for future in pending:
+            for window, future in pending:  # never handed on: nobody will read them
                 future.cancel()
+                future.add_done_callback(lambda _, w=window: w.release())
 
     def _may_send(self, todo: deque[tuple[dt.date, dt.date]]) -> bool:
         if self.gate is None or self.gate():
@@ -598,30 +646,43 @@ class Fetcher:
         todo.clear()
         return False
 
-    def _submit(self, first: dt.date, last: dt.date) -> Future[Window]:
+    def _submit(self, first: dt.date, last: dt.date) -> tuple[Window, Future[Window]]:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="mpsql-export")
         window = Window(self.scratch, self._index, first, last, self.selection, redact=self.client.redact,
                         version=_version(), clock=self.clock)
         self._index += 1
         self.requests += 1
-        return self._pool.submit(self._download, window)
+        return window, self._pool.submit(self._download, window)
 
     def _download(self, window: Window) -> Window:
         params = {"from_date": window.first.isoformat(), "to_date": window.last.isoformat(), **self.params}
         try:
-            _, record = self.client.download("export", "/export", params, window, self.cancel)
+            try:
+                _, record = self.client.download("export", "/export", params, window, self.cancel)
+            finally:
+                window.close()
+            record.rows = window.rows
+            self.progress.bytes += window.wire_bytes
+            self.progress.requests += 1
+            window.parsed.set()
+            # A body cut short by `limit` is not a whole day: it is served, never kept.
+            complete = self.params.get("limit") is None or window.rows < self.params["limit"]
+            if self.store is not None and complete:
+                self._keep(window)
         finally:
-            window.close()
-        record.rows = window.rows
-        self.progress.bytes += window.wire_bytes
-        self.progress.requests += 1
-        # A body cut short by `limit` is not a whole day: it is served, never kept.
-        complete = self.params.get("limit") is None or window.rows < self.params["limit"]
-        if self.store is not None and complete:
-            for day, path in window.day_files.items():
-                self.store.commit(day, path)
+            window.release()  # the writer's share
         return window
+
+    def _keep(self, window: Window) -> None:
+        """Write and commit the window's days; a store that cannot be written is a notice, not a failure."""
+        assert self.store is not None
+        try:
+            for day, path in window.write_days().items():
+                self.store.commit(day, path)
+        except (OSError, duckdb.Error) as exc:
+            self.client.notice(f"{NAME}: the days {window.span} could not be kept in the local store "
+                               f"({type(exc).__name__}: {exc}); the rows are correct but will be fetched again")
 
     def close(self) -> None:
         if self._pool is not None:
@@ -690,7 +751,7 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
     cancel = ctx.scope()  # set when the consumer stops, or by mpsql.interrupt(con) / Ctrl-C
     fetcher = Fetcher(client, scratch, params, want, store, cancel, progress, clock=ctx.now)
     density = Density.known(store.rows_per_day() if store is not None else None)
-    ready: queue.Queue[tuple[list[Path], RowFilter] | BaseException | None] = queue.Queue(maxsize=1)
+    ready: queue.Queue[tuple[list[Path] | Window, RowFilter] | BaseException | None] = queue.Queue(maxsize=1)
 
     def row_filter(where: str | None) -> RowFilter:
         # Rows fetched with the call's `where` (or held under it) were filtered by Mixpanel; rows of a day held
@@ -711,7 +772,8 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
                     progress.windows_total += len(windows)
                     for window in fetcher.fetch(windows):
                         density.saw(window.rows, (window.last - window.first).days + 1)
-                        _put(ready, (list(window.day_files.values()), row_filter(args.filter or None)), cancel)
+                        if not _put(ready, (window, row_filter(args.filter or None)), cancel):
+                            window.release()
                         start = window.last + dt.timedelta(days=1)
             _put(ready, None, cancel)
         except Cancelled:
@@ -730,20 +792,29 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
                 return
             if isinstance(item, BaseException):
                 raise item
-            files, rows = item
-            for batch in read_days(con, files, rows, columns):
-                if cancel.is_set():
-                    raise Cancelled(f"{NAME}: cancelled")
-                if remaining[0] is not None:
-                    if remaining[0] <= 0:
-                        return
-                    batch = batch.slice(0, remaining[0])
-                    remaining[0] -= batch.num_rows
-                progress.rows += batch.num_rows
-                _report(ctx, progress)
-                yield batch
-                # Asked for more after a first batch: not a `LIMIT 5`, so further windows may be fetched at once.
-                fetcher.demand.set()
+            source, rows = item
+            if isinstance(source, Window):
+                stream = source.read(rows, columns)
+                done: Callable[[], None] = source.release
+            else:
+                stream, done = read_days(con, source, rows, columns), lambda: None
+            try:
+                for batch in stream:
+                    if cancel.is_set():
+                        raise Cancelled(f"{NAME}: cancelled")
+                    if remaining[0] is not None:
+                        if remaining[0] <= 0:
+                            return
+                        batch = batch.slice(0, remaining[0])
+                        remaining[0] -= batch.num_rows
+                    progress.rows += batch.num_rows
+                    _report(ctx, progress)
+                    yield batch
+                    # Asked for more after a first batch: not a `LIMIT 5`, so further windows may be fetched.
+                    fetcher.demand.set()
+            finally:
+                stream.close()
+                done()
             fetcher.demand.set()
             progress.windows_done += 1
             _report(ctx, progress)
@@ -828,22 +899,26 @@ def _get(q: queue.Queue, cancel: CancelScope) -> Any:
                 raise Cancelled(f"{NAME}: cancelled") from None
 
 
-def _put(q: queue.Queue, item: Any, cancel: CancelScope) -> None:
-    """Hand ``item`` to the consumer, unless the statement was cancelled while waiting."""
+def _put(q: queue.Queue, item: Any, cancel: CancelScope) -> bool:
+    """Hand ``item`` to the consumer; False if the statement was cancelled while waiting."""
     while not cancel.is_set():
         try:
             q.put(item, timeout=0.1)
-            return
+            return True
         except queue.Full:
             continue
+    return False
 
 
 def _drain(q: queue.Queue) -> None:
+    """Empty the queue, releasing windows nobody will read."""
     while True:
         try:
-            q.get_nowait()
+            item = q.get_nowait()
         except queue.Empty:
             return
+        if isinstance(item, tuple) and isinstance(item[0], Window):
+            item[0].release()
 
 
 FUNCTION = TableFunction(

@@ -79,7 +79,8 @@ def _sync(call: Call[SyncArgs]) -> Iterator[tuple[Any, ...]]:
             start = segment.first
             while start <= segment.last and not fetcher.stopped:
                 windows = density.next_windows(start, segment.last, args.window_days)
-                for window in fetcher.fetch(windows):
+                for window in fetcher.fetch(windows, stored=True):
+                    window.release()  # its rows are not read here: only its days, now kept
                     density.saw(window.rows, (window.last - window.first).days + 1)
                     for day in _held_now(store, window.first, window.last):
                         yield _row(day, "fetched")

@@ -12,13 +12,12 @@ import json
 import tempfile
 from pathlib import Path
 
-import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mpsql.errors import StreamTruncated
-from mpsql.functions.export import RowFilter, Window, read_days
+from mpsql.functions.export import SCHEMA, RowFilter, Window
 from mpsql.store.days import Selection
 
 json_values = st.recursive(
@@ -61,14 +60,12 @@ def fetch(tmp_path, chunks: list[bytes], compressed: bool) -> list[dict]:
         for chunk in chunks:
             window.feed(chunk)
         window.finish()
+        window.parsed.set()
+        rows = [r for batch in window.read(RowFilter(dedupe=False), SCHEMA.names) for r in batch.to_pylist()]
     finally:
         window.close()
-    con = duckdb.connect()
-    try:
-        rows = [r for batch in read_days(con, list(window.day_files.values()), RowFilter(dedupe=False))
-                for r in batch.to_pylist()]
-    finally:
-        con.close()
+        window.release()
+        window.release()
     return [{"event": r["event"], "properties": json.loads(r["properties"])} for r in rows]
 
 
