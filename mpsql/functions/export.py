@@ -455,7 +455,8 @@ class Window:
                 con.execute(_PARSE, [str(self._path)])
             else:  # an empty body: DuckDB cannot read anything from an empty file
                 con.execute(_EMPTY)
-        except duckdb.Error as exc:
+        except (duckdb.Error, UnicodeDecodeError) as exc:
+            # (DuckDB's message quotes the bad bytes; when they are not UTF-8, reading the message itself fails.)
             first = self._redact(str(exc).splitlines()[0].replace(str(self._path), "<body>"), 500)
             if "maximum_object_size" in first:
                 # Not something a second download would mend: Mixpanel caps an event at 1 MB.
