@@ -27,27 +27,38 @@ def _text(v: object) -> str | None:
 
 
 def identity_map_of(events: Iterable[Event]) -> dict[str, str]:
-    """``{distinct_id: user}`` for every distinct_id of ``events`` whose user is not the id itself."""
-    ordered = sorted(events, key=lambda e: e.time)  # stable: ties keep served order
-    device_user: dict[str, str] = {}
-    own_user: dict[str, str] = {}
-    devices: dict[str, list[str]] = {}
-    for ev in ordered:
+    """``{distinct_id: user}`` for every distinct_id of ``events`` whose user is not the id itself. "Earliest"
+    is by time, then the smallest user id (so the rule does not depend on the order events are served in)."""
+    device_user: dict[str, tuple[int, str]] = {}
+    own_user: dict[str, tuple[int, str]] = {}
+    devices: dict[str, dict[str, int]] = {}  # distinct_id -> device -> first time seen with it
+    ids: set[str] = set()
+    for ev in events:
+        ids.add(ev.distinct_id)
         user, device = _text(ev.props.get("$user_id")), _text(ev.props.get("$device_id"))
         if user is not None:
-            own_user.setdefault(ev.distinct_id, user)
+            _keep_min(own_user, ev.distinct_id, (ev.time, user))
             if device is not None:
-                device_user.setdefault(device, user)
+                _keep_min(device_user, device, (ev.time, user))
         if device is not None:
-            devices.setdefault(ev.distinct_id, []).append(device)
+            seen = devices.setdefault(ev.distinct_id, {})
+            seen[device] = min(seen.get(device, ev.time), ev.time)
     out: dict[str, str] = {}
-    for did in {e.distinct_id for e in ordered}:
-        user = own_user.get(did)
-        if user is None:
-            user = next((device_user[d] for d in devices.get(did, ()) if d in device_user), None)
-        if user is not None and user != did:
+    for did in ids:
+        if did in own_user:
+            user = own_user[did][1]
+        else:
+            owned = [(t, device_user[d][1]) for d, t in devices.get(did, {}).items() if d in device_user]
+            user = min(owned)[1] if owned else did
+        if user != did:
             out[did] = user
     return out
+
+
+def _keep_min(table: dict[str, tuple[int, str]], key: str, value: tuple[int, str]) -> None:
+    old = table.get(key)
+    if old is None or value < old:
+        table[key] = value
 
 
 def identity_map(dataset: Dataset) -> dict[str, str]:
