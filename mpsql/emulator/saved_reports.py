@@ -50,6 +50,7 @@ FUNNELS: dict[int, SavedFunnel] = {f.funnel_id: f for f in (
     SavedFunnel(7003, "Search to big purchase",
                 (Step("Search"), Step("View Item"),
                  Step("Purchase", compile_where('properties["amount"] > 100'), "Purchase over 100")), 2, "hour"),
+    SavedFunnel(7004, "Visit to sign up", (Step("Page View"), Step("Sign Up")), 1, "day"),
 )}
 
 

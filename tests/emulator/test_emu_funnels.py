@@ -204,7 +204,8 @@ def test_funnels_list(emu: Emulator, client: httpx.Client) -> None:
     r = get(client, emu, "/api/query/funnels/list")
     assert r.json() == [{"funnel_id": 7001, "name": "Purchase funnel"},
                         {"funnel_id": 7002, "name": "Sign up to purchase"},
-                        {"funnel_id": 7003, "name": "Search to big purchase"}]
+                        {"funnel_id": 7003, "name": "Search to big purchase"},
+                        {"funnel_id": 7004, "name": "Visit to sign up"}]
     for item in r.json():
         got = get(client, emu, FUNNELS, funnel_id=item["funnel_id"], from_date=T.isoformat(), to_date=T.isoformat())
         assert got.status_code == 200
