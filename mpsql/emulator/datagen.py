@@ -148,7 +148,7 @@ class Dataset:
                     continue
                 key = (row["event"], p["distinct_id"], p["time"], p["$insert_id"])
                 old = kept.get(key)
-                if old is None or p["mp_processing_time_ms"] >= old["properties"]["mp_processing_time_ms"]:
+                if old is None or _processed(p) >= _processed(old["properties"]):
                     kept[key] = row  # an existing key keeps its position
             yield from kept.values()
 
@@ -317,6 +317,11 @@ class Dataset:
         if rng.random() < 0.05:
             emit("Share", {"channel": rng.choice(("twitter", "whatsapp", "email", "微信")),
                            "message": rng.choice(("Look at this 😍", "Olá!", "see\nthis", None))})
+
+
+def _processed(props: dict[str, Any]) -> float:
+    v = props.get("mp_processing_time_ms")
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else float("-inf")
 
 
 def _hex_id(rng: random.Random, n: int) -> str:
