@@ -13,7 +13,7 @@ from mpsql.connection import context_of
 from mpsql.emulator.saved_reports import FUNNELS
 from tests.conftest import FAST_RETRY, TODAY
 
-FROM, TO = "2024-03-04", "2024-03-10"
+FROM, TO = "2024-03-06", "2024-03-12"  # Wednesday to Tuesday: two partial weeks, data on either side
 
 
 @pytest.fixture(scope="module")
