@@ -272,3 +272,18 @@ def test_event_properties_values_and_limit(emu: Emulator, client: httpx.Client) 
 def test_bad_requests_get_400_with_the_query_error_body(emu: Emulator, client: httpx.Client, path: str,
                                                         params: dict, status: int, text: str) -> None:
     assert_error(get(client, emu, path, **params), status, text, path)
+
+
+def test_uniques_count_users_after_id_merge(emu: Emulator, client: httpx.Client) -> None:
+    """Anonymous visits ($device:... ids) before a sign-up belong to the user who signed up on that device."""
+    merged: dict[str, set[str]] = defaultdict(set)
+    raw: dict[str, set[str]] = defaultdict(set)
+    week_of = {d: (dt.date.fromisoformat(d) - dt.timedelta(days=dt.date.fromisoformat(d).weekday())).isoformat()
+               for d in days(F, T)}
+    for rows, users in ((deduped(emu, F, T), merged), (deduped(emu, F, T, merge=False), raw)):
+        for r in rows:
+            if r["event"] == "Page View":
+                users[week_of[day(r["properties"]["time"])]].add(r["properties"]["distinct_id"])
+    body = seg(client, emu, event="Page View", type="unique", unit="week")
+    assert body["data"]["values"]["Page View"] == {w: len(u) for w, u in merged.items()}
+    assert all(len(merged[w]) < len(raw[w]) for w in merged)  # raw ids would count a visitor twice

@@ -141,3 +141,9 @@ def test_unbounded_retention_equals_the_live_report_and_never_increases(events):
     for cohort in {r[0] for r in live}:
         counts = [r[4] for r in live if r[0] == cohort]
         assert counts == sorted(counts, reverse=True)
+
+
+def test_an_unknown_reentry_mode_is_refused_naming_it(events):
+    with pytest.raises(Exception, match="reentry must be default or optimized, not sometimes"):
+        rows(events, f"SELECT * FROM mp_local_funnel('events', ['Page View', 'Sign Up'], '{FROM}', '{TO}', "
+                     "reentry := 'sometimes')")
