@@ -14,10 +14,11 @@ The mapping is derived from the deduplicated events alone, so a client can deriv
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 
 from mpsql.emulator.datagen import Dataset
-from mpsql.emulator.eventstore import Event, store_for
+from mpsql.emulator.eventstore import Event
 
 __all__ = ["identity_map", "identity_map_of", "resolve"]
 
@@ -63,8 +64,16 @@ def _keep_min(table: dict[str, tuple[int, str]], key: str, value: tuple[int, str
 
 def identity_map(dataset: Dataset) -> dict[str, str]:
     """The project's mapping over all of its data (computed once per dataset)."""
-    return dataset.derived("identities", lambda ds: identity_map_of(
-        store_for(ds).events(ds.first_date, ds.last_date)))
+    return dataset.derived("identities", lambda ds: identity_map_of(_identifying_events(ds)))
+
+
+def _identifying_events(ds: Dataset) -> Iterator[Event]:
+    """Every event carrying ``$user_id`` or ``$device_id`` (the only ones the mapping reads), parsed straight
+    from the served lines: cheaper than building every day's columns, and duplicates change nothing here."""
+    for date in ds.dates(ds.first_date, ds.last_date):
+        for line in ds.day(date).lines:
+            if b'"$user_id"' in line or b'"$device_id"' in line:
+                yield Event.from_record(json.loads(line))
 
 
 def resolve(events: Iterable[Event], mapping: Mapping[str, str]) -> Iterator[Event]:
