@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import functools
 import json
 import re
 import subprocess
@@ -17,6 +18,12 @@ from mpsql.emulator.datagen import Dataset
 
 TODAY = dt.date(2024, 4, 1)
 
+
+
+@functools.cache
+def two_weeks() -> Dataset:
+    """One 14-day, 600-user project shared by the tests that only read it (generated once)."""
+    return Dataset(7, TODAY, 14, 600, cache_days=14)
 
 def test_same_seed_same_bytes_over_http() -> None:
     bodies = []
@@ -41,7 +48,7 @@ def test_day_independent_of_cache_and_other_days() -> None:
 
 
 def test_records_shape_types_and_range() -> None:
-    ds = Dataset(7, TODAY, 14, 600)
+    ds = two_weeks()
     rows = ds.export_records(ds.first_date, ds.last_date)
     assert rows
     days = collections.Counter(dt.datetime.fromtimestamp(r["properties"]["time"], dt.UTC).date() for r in rows)
@@ -72,7 +79,7 @@ def test_records_shape_types_and_range() -> None:
 
 
 def test_duplicates_about_one_percent_with_later_or_equal_processing_time() -> None:
-    ds = Dataset(7, TODAY, 14, 600)
+    ds = two_weeks()
     rows = ds.export_records(ds.first_date, ds.last_date)
     groups: dict[tuple, list[tuple[int, dict]]] = collections.defaultdict(list)
     for i, r in enumerate(rows):
@@ -96,7 +103,7 @@ def test_duplicates_about_one_percent_with_later_or_equal_processing_time() -> N
 
 def test_the_data_holds_every_duplicate_edge_case() -> None:
     """No $insert_id (sent twice: two events), copies a few ms apart in the same second, processing-time ties."""
-    ds = Dataset(7, TODAY, 14, 600)
+    ds = two_weeks()
     bare, ms_apart, ties = 0, 0, 0
     for d in ds.dates(ds.first_date, ds.last_date):
         day = ds.day(d)
