@@ -1,4 +1,4 @@
-"""``python -m mpsql.emulator``: serve the synthetic Mixpanel project until Ctrl-C."""
+"""``python -m mpsql.emulator``: serve the synthetic Mixpanel project (or a JSONL export file) until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -25,7 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--users", type=int, default=3000)
-    ap.add_argument("--today", type=_date, default=None, help="YYYY-MM-DD (default: today, UTC)")
+    ap.add_argument("--today", type=_date, default=None,
+                    help="YYYY-MM-DD (default: today, UTC; with --events, the day after the file's last event)")
+    ap.add_argument("--events", default=None, metavar="FILE",
+                    help="serve this JSONL export file (one {event, properties} record a line) as the project "
+                         "instead of synthetic data; --seed/--days/--users then do not apply")
     ap.add_argument("--no-rate-limits", action="store_true", help="disable Mixpanel's rate limits")
     ap.add_argument("--no-retry-after", action="store_true", help="omit Retry-After on 429")
     ap.add_argument("--throughput", type=float, default=None, metavar="BYTES_PER_SECOND",
@@ -37,11 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Start the emulator, print MP_* lines to use it, and serve until interrupted."""
-    args = build_parser().parse_args(argv)
-    emu = Emulator(seed=args.seed, today=args.today, days=args.days, users=args.users,
-                   rate_limits=RateLimits.unlimited() if args.no_rate_limits else RateLimits(),
-                   host=args.host, port=args.port, retry_after=not args.no_retry_after,
-                   throughput=args.throughput, latency=args.latency)
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    try:
+        emu = Emulator(seed=args.seed, today=args.today, days=args.days, users=args.users,
+                       rate_limits=RateLimits.unlimited() if args.no_rate_limits else RateLimits(),
+                       host=args.host, port=args.port, retry_after=not args.no_retry_after,
+                       throughput=args.throughput, latency=args.latency, events=args.events)
+    except (OSError, ValueError) as exc:
+        ap.error(str(exc))
     emu.start()
     c = emu.credentials
     print(f"MP_API_URL={emu.url}")

@@ -9,8 +9,9 @@ Choices where Mixpanel documents nothing ([E], one place so clients and tests ca
   keys the Monday that starts the week; ``month`` keys the 1st; ``hour``/``minute`` keys
   ``YYYY-MM-DD HH:MM:SS``. A week/month key may precede ``from_date``; only events inside
   [from_date, to_date] are counted. Every series key is present in every value map (zero-filled).
-- Identity: users are the exported ``distinct_id`` (no ID-merge resolution), so every count can be
-  reproduced from ``/export`` output.
+- Identity: reports count users after Mixpanel's ID merge (``identities``: the routes pass events whose
+  ``distinct_id`` is already the merged user); the mapping derives from ``/export`` output, so every count
+  can still be reproduced from it. Rules and sources: docs/report-semantics.md.
 - Ordering: a user's events are ordered by time (seconds), ties in served order.
 - Segment keys (``on``): strings; ``undefined`` for a missing value or a failed expression, ``null``,
   ``true``/``false``, numbers without a trailing ``.0``; a list value counts once under each distinct
@@ -33,8 +34,8 @@ from mpsql.emulator.eventstore import Event
 from mpsql.emulator.where import UNDEFINED, DateTime, Expr, WhereError
 
 __all__ = [
-    "OVERALL", "Buckets", "Step", "activity_stream", "add_months", "epoch", "event_counts", "flows", "frequency",
-    "funnel", "numeric_aggregate", "numeric_segmentation", "period_start", "retention", "segment_keys",
+    "OVERALL", "REENTRY", "Buckets", "Step", "activity_stream", "add_months", "epoch", "event_counts", "flows",
+    "frequency", "funnel", "numeric_aggregate", "numeric_segmentation", "period_start", "retention", "segment_keys",
     "segmentation",
 ]
 
@@ -386,19 +387,43 @@ def _analysis(rows: list[dict[str, Any]]) -> dict[str, int]:
             "worst": worst}
 
 
-def funnel(events: Iterable[Event], steps: Sequence[Step], buckets: Buckets, *, window_s: int,
-           where: Expr | None = None, on: Expr | None = None, limit: int | None = 255) -> dict[str, Any]:
-    """``/funnels``: per cohort bucket, users who did step 0 inside it, and how far they got.
+REENTRY = ("default", "optimized")
 
-    ``events`` must include completions after ``to_date`` (up to the window). A user's attempt starts at a
-    step-0 event; each next step is the user's first later event matching it no more than ``window_s``
-    seconds after step 0. Per bucket, a user counts once, with the attempt that got furthest (the earliest
-    such attempt when several tie); ``avg_time`` (from the previous step) and ``avg_time_from_start`` are
-    mean seconds over the users who reached the step, rounded (null for step 0, as the spec says; 0 when
-    nobody reached the step); step 0's ratios are 1; ``worst`` is the step with the lowest
-    ``step_conv_ratio``. With ``on``, users are segmented by the value on their attempt's step-0 event
-    (top ``limit`` segments by step-0 users over all dates) and each date holds ``$overall`` and one step
-    list per segment.
+
+def _entry(evs: list[Event], starts: list[int], nxt: list[list[int]], window_s: int,
+           reentry: str) -> tuple[list[int], int]:
+    """The (step times, start index) a user counts with (docs/report-semantics.md, "Funnels").
+
+    default: the user's first step-1 event in the range is their one entry; later step-1 events neither
+    restart its window nor start another entry. optimized: every step-1 event in the range starts an entry;
+    the user counts with the entry that gets furthest, the first to get there (earliest last step), and
+    of entries that reach the same events the most recent start.
+    """
+    if reentry == "default":
+        return _attempt(evs, starts[0], nxt, window_s), starts[0]
+    best: tuple[list[int], int] | None = None
+    for i in starts:
+        times = _attempt(evs, i, nxt, window_s)
+        if best is None or (len(times), -times[-1], i) > (len(best[0]), -best[0][-1], best[1]):
+            best = (times, i)
+    assert best is not None
+    return best
+
+
+def funnel(events: Iterable[Event], steps: Sequence[Step], buckets: Buckets, *, window_s: int,
+           where: Expr | None = None, on: Expr | None = None, limit: int | None = 255,
+           reentry: str = "default") -> dict[str, Any]:
+    """``/funnels``: users who entered the funnel in [from_date, to_date], each counted once over the whole
+    range under the bucket of their entry, so the buckets' counts add up to the range's unique users.
+
+    ``events`` must include completions after ``to_date`` (up to the window). An entry starts at a step-1
+    event (``reentry`` picks which, ``_entry``); each next step is the user's first later event matching it no
+    more than ``window_s`` seconds after the entry. ``avg_time`` (from the previous step) and
+    ``avg_time_from_start`` are mean seconds over the users who reached the step, rounded (null for step 0,
+    as the spec says; 0 when nobody reached the step); step 0's ratios are 1; ``worst`` is the step with the
+    lowest ``step_conv_ratio``. One bucket spanning the range (``interval`` >= its days) is the overall
+    funnel. With ``on``, users are segmented by the value on their entry's step-1 event (top ``limit``
+    segments by step-1 users over all dates) and each date holds ``$overall`` and one step list per segment.
     """
     keys = buckets.series()
     per_key: dict[str, dict[str, list[list[int]]]] = {k: defaultdict(list) for k in keys}
@@ -407,22 +432,16 @@ def funnel(events: Iterable[Event], steps: Sequence[Step], buckets: Buckets, *, 
         events = (e for e in events if e.name in names)
     for evs in _by_user(events, where).values():
         nxt = _next_tables(evs, steps)
-        best: dict[str, tuple[list[int], int]] = {}  # bucket key -> (step times, start index)
-        for i, ev in enumerate(evs):
-            key = buckets.key(ev.time) if nxt[0][i] == i else None
-            if key is None:
-                continue
-            prev = best.get(key)
-            if prev is not None and len(prev[0]) == len(steps):
-                continue
-            times = _attempt(evs, i, nxt, window_s)
-            if prev is None or len(times) > len(prev[0]):
-                best[key] = (times, i)
-        for key, (times, i) in best.items():
-            per_key[key][OVERALL].append(times)
-            if on is not None:
-                for seg in segment_keys(_value(on, evs[i])):
-                    per_key[key][seg].append(times)
+        starts = [i for i, ev in enumerate(evs) if nxt[0][i] == i and buckets.key(ev.time) is not None]
+        if not starts:
+            continue
+        times, i = _entry(evs, starts, nxt, window_s, reentry)
+        key = buckets.key(evs[i].time)
+        assert key is not None
+        per_key[key][OVERALL].append(times)
+        if on is not None:
+            for seg in segment_keys(_value(on, evs[i])):
+                per_key[key][seg].append(times)
     if on is None:
         data: dict[str, Any] = {}
         for k in keys:
@@ -442,26 +461,16 @@ def funnel(events: Iterable[Event], steps: Sequence[Step], buckets: Buckets, *, 
 # ---------------------------------------------------------------- retention
 
 
-def _bucket_index(born: int, t: int, unit: str, width_days: int) -> int:
-    if unit == "month":
-        b = dt.datetime.fromtimestamp(born, dt.UTC)
-        months = 0
-        while True:
-            nxt = add_months(b.date(), months + 1)
-            edge = dt.datetime.combine(nxt, b.timetz()).timestamp()
-            if t < edge:
-                return months
-            months += 1
-    return (t - born) // (width_days * DAY_S)
+def _width_days(unit: str, interval: int) -> int:
+    """Days per retention bucket: ``interval`` days, a week, or a 30-day month (rolling windows from the
+    birth, docs/report-semantics.md "Retention")."""
+    return {"week": 7, "month": 30}.get(unit, interval)
 
 
-def _cohort_length(cohort: dt.date, today: dt.date, unit: str, width_days: int, n_buckets: int) -> int:
+def _cohort_length(cohort: dt.date, today: dt.date, width_days: int, n_buckets: int) -> int:
     """Buckets of a cohort that have begun by ``today`` (the emulator truncates there) [E]."""
     n = 0
-    while n < n_buckets:
-        begin = add_months(cohort, n) if unit == "month" else cohort + dt.timedelta(days=n * width_days)
-        if begin > today:
-            break
+    while n < n_buckets and cohort + dt.timedelta(days=n * width_days) <= today:
         n += 1
     return n
 
@@ -476,14 +485,15 @@ def retention(events: Iterable[Event], *, from_date: dt.date, to_date: dt.date, 
     data); cohorts are the ``unit`` periods (days when ``unit`` is ``day``) of [from_date, to_date] holding
     the birth. compounded: every ``returning`` event starts a cohort membership, the first one in each
     period. ``counts[i]`` = cohort users who did ``returning`` (None = any event) in bucket i after their
-    birth time: ``[birth + i*w, birth + (i+1)*w)`` with w = ``interval`` days (``unit`` day) or one
-    week/calendar month; the birth event itself does not count as a return. There are ``interval_count``
-    + 1 buckets, cut at the last one that has begun by ``today`` [E]. ``unbounded``: a user counts in
-    bucket i when they returned in bucket i or later. With ``on`` (evaluated on the returning event), each
+    birth time: ``[birth + i*w, birth + (i+1)*w)`` with w = ``interval`` days (``unit`` day), 7 days (week)
+    or 30 days (month: Mixpanel's rolling month, "Month 1 = 30-60 days since birth"); the birth event itself
+    does not count as a return. There are ``interval_count`` + 1 buckets, cut at the last one that has begun
+    by ``today`` [E]. ``unbounded`` ("on or after"): a user counts in bucket i when they returned in bucket i
+    or any time later, past the last bucket included. With ``on`` (evaluated on the returning event), each
     date holds ``$overall`` and one ``{"counts", "first"}`` per segment (top ``limit`` by total returns);
     ``first`` is the whole cohort's size in every segment [E].
     """
-    width_days = interval if unit == "day" else 7
+    width_days = _width_days(unit, interval)
     n_buckets = interval_count + 1
     users = _by_user(events)
     cohort_unit = unit if unit in ("week", "month") else "day"
@@ -519,8 +529,8 @@ def retention(events: Iterable[Event], *, from_date: dt.date, to_date: dt.date, 
                 if j == i:  # the birth itself is not a return
                     continue
                 ev = evs[j]
-                b = _bucket_index(t_born, ev.time, unit, width_days)
-                if b >= n_buckets:
+                b = (ev.time - t_born) // (width_days * DAY_S)
+                if b >= n_buckets and not unbounded:
                     break
                 segs[OVERALL][uid].add(b)
                 if on is not None:
@@ -531,7 +541,7 @@ def retention(events: Iterable[Event], *, from_date: dt.date, to_date: dt.date, 
         out = [0] * length
         for bs in per_user.values():
             if unbounded:
-                top = max((b for b in bs if b < length), default=-1)
+                top = min(max(bs, default=-1), length - 1)  # a return after the last bucket counts too
                 for b in range(top + 1):
                     out[b] += 1
             else:
@@ -544,18 +554,18 @@ def retention(events: Iterable[Event], *, from_date: dt.date, to_date: dt.date, 
     cohorts = sorted(sizes)
     if on is None:
         for c in cohorts:
-            length = _cohort_length(c, today, unit, width_days, n_buckets)
+            length = _cohort_length(c, today, width_days, n_buckets)
             result[c.isoformat()] = {"counts": counts_of(hits[c][OVERALL], length), "first": sizes[c]}
         return result
     totals: dict[str, int] = defaultdict(int)
     for c in cohorts:
-        length = _cohort_length(c, today, unit, width_days, n_buckets)
+        length = _cohort_length(c, today, width_days, n_buckets)
         for seg, per_user in hits[c].items():
             if seg != OVERALL:
                 totals[seg] += sum(counts_of(per_user, length))
     segs = _top(totals, limit)
     for c in cohorts:
-        length = _cohort_length(c, today, unit, width_days, n_buckets)
+        length = _cohort_length(c, today, width_days, n_buckets)
         result[c.isoformat()] = {seg: {"counts": counts_of(hits[c].get(seg, {}), length), "first": sizes[c]}
                                  for seg in [OVERALL, *segs]}
     return result

@@ -130,23 +130,25 @@ class Dataset:
     def records(self, from_date: dt.date, to_date: dt.date, dedup: bool = True) -> Iterator[dict[str, Any]]:
         """Parsed export records of the inclusive range, day by day, in served order (``time`` in seconds).
 
-        With ``dedup`` each (event, distinct_id, time in ms, $insert_id) key appears once, as the copy with
-        the greatest ``mp_processing_time_ms`` at the position of its first copy: what Mixpanel's reports count.
+        With ``dedup`` each (event, distinct_id, time, $insert_id) key appears once, as the copy with the greatest
+        ``mp_processing_time_ms`` (the later copy on a tie) at the position of its first copy: what Mixpanel's
+        reports count (docs/report-semantics.md, "Duplicates"); ``time`` is compared as served (seconds), and
+        records without an ``$insert_id`` are never collapsed.
         """
         for date in self.dates(from_date, to_date):
-            day = self.day(date)
-            rows = [json.loads(line) for line in day.lines]
+            rows = [json.loads(line) for line in self.day(date).lines]
             if not dedup:
                 yield from rows
                 continue
-            kept: dict[tuple[str, str, int, str], dict[str, Any]] = {}
-            for row, tms in zip(rows, day.times_ms, strict=True):
+            kept: dict[tuple[Any, ...], dict[str, Any]] = {}
+            for i, row in enumerate(rows):
                 p = row["properties"]
-                key = (row["event"], p["distinct_id"], tms, p["$insert_id"])
+                if not isinstance(p.get("$insert_id"), str):
+                    kept[("no $insert_id", i)] = row
+                    continue
+                key = (row["event"], p["distinct_id"], p["time"], p["$insert_id"])
                 old = kept.get(key)
-                if old is None:
-                    kept[key] = row
-                elif p["mp_processing_time_ms"] > old["properties"]["mp_processing_time_ms"]:
+                if old is None or _processed(p) >= _processed(old["properties"]):
                     kept[key] = row  # an existing key keeps its position
             yield from kept.values()
 
@@ -207,6 +209,7 @@ class Dataset:
                 dup["$lib_version"] = "2.49.1-retry"
                 dup["$import"] = True
                 rows.insert(rng.randrange(i + 1, len(rows) + 1), (name, dup))
+        self._edge_cases(date, rows)
         lines, names, times = [], [], []
         for name, props in rows:
             tms = props["time"]
@@ -217,6 +220,31 @@ class Dataset:
             names.append(name)
             times.append(tms)
         return DayData(lines, names, times)
+
+    def _edge_cases(self, date: dt.date, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        """The duplicate rules' edge cases (docs/report-semantics.md, "Duplicates"), from an RNG of their own
+        so the rest of the day is unchanged: ~0.4% of events lack ``$insert_id`` (half of them sent twice,
+        and both copies count); ~0.3% get a copy whose time differs only in milliseconds (the same second,
+        so it collapses); ~0.3% get a copy with the same ``mp_processing_time_ms`` (a tie: the copy served
+        later is kept)."""
+        rng = random.Random(f"mpsql-emulator:{self.seed}:edge:{date.isoformat()}")
+        for i in range(len(rows) - 1, -1, -1):
+            name, props = rows[i]
+            r = rng.random()
+            if r < 0.004:
+                bare = {k: v for k, v in props.items() if k != "$insert_id"}
+                rows[i] = (name, bare)
+                if rng.random() < 0.5:
+                    rows.insert(i + 1, (name, dict(bare, mp_processing_time_ms=bare["mp_processing_time_ms"] + 500)))
+            elif r < 0.007:
+                t = props["time"]
+                ms = (t % 1000 + rng.randrange(1, 1000)) % 1000
+                later = props["mp_processing_time_ms"] + rng.randrange(1000, 60_000)
+                copy = dict(props, time=t - t % 1000 + ms, mp_processing_time_ms=later, **{"$lib_version": "2.49.1-ms"})
+                rows.insert(rng.randrange(i + 1, len(rows) + 1), (name, copy))
+            elif r < 0.010:
+                tie = dict(props, **{"$lib_version": "2.49.1-tie"})
+                rows.insert(rng.randrange(i + 1, len(rows) + 1), (name, tie))
 
     def _session(self, rng: random.Random, user: User, day_start_ms: int,
                  out: list[tuple[int, str, dict[str, Any]]], signup: bool) -> None:
@@ -289,6 +317,11 @@ class Dataset:
         if rng.random() < 0.05:
             emit("Share", {"channel": rng.choice(("twitter", "whatsapp", "email", "微信")),
                            "message": rng.choice(("Look at this 😍", "Olá!", "see\nthis", None))})
+
+
+def _processed(props: dict[str, Any]) -> float:
+    v = props.get("mp_processing_time_ms")
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else float("-inf")
 
 
 def _hex_id(rng: random.Random, n: int) -> str:

@@ -1,9 +1,10 @@
 """The deduplicated events every report reads: per-day, per-event-name column blocks, cached per Dataset.
 
-Reports see each event once (FACTS §8.3): copies sharing (event, distinct_id, time in seconds, $insert_id)
-collapse to the latest-ingested copy (greatest ``mp_processing_time_ms``), which is exactly what a client
-deduplicating ``/export`` output gets, so every report can be reproduced from the export. Events without
-an ``$insert_id`` are never collapsed.
+Reports see each event once (docs/report-semantics.md, "Duplicates"): copies sharing (event, distinct_id,
+time in seconds, $insert_id) collapse to the latest-ingested copy (greatest ``mp_processing_time_ms``; on a
+tie, the copy served last, as mp_export keeps), which is exactly what a client deduplicating ``/export``
+output gets, so every report can be reproduced from the export. Copies whose times differ only in
+milliseconds share the served second and collapse too. Events without an ``$insert_id`` are never collapsed.
 
 A day is parsed once and kept column-wise (one list per property, ``UNDEFINED`` where absent) with string
 values interned: 90 days x 2000 users of parsed dicts take ~500 MB, these blocks a fraction of that, and a
@@ -53,7 +54,7 @@ def dedupe(records: Iterable[Mapping[str, Any]]) -> list[Event]:
     """Mixpanel's query-time dedupe of export records, keeping first-occurrence order.
 
     The kept copy of a duplicate set is the one with the greatest ``mp_processing_time_ms`` (latest
-    ingested); it takes the position of the set's first copy.
+    ingested; on a tie the one served last); it takes the position of the set's first copy.
     """
     kept: list[Event] = []
     where: dict[tuple[str, str, int, str], int] = {}
@@ -68,7 +69,7 @@ def dedupe(records: Iterable[Mapping[str, Any]]) -> list[Event]:
         if at is None:
             where[key] = len(kept)
             kept.append(ev)
-        elif _processing_ms(ev.props) > _processing_ms(kept[at].props):
+        elif _processing_ms(ev.props) >= _processing_ms(kept[at].props):  # a tie: the later copy
             kept[at] = ev
     return kept
 
@@ -190,7 +191,7 @@ class EventStore:
                 key = (rec["event"], str(props.get("distinct_id", "")), int(props["time"]), insert_id)
                 at = seen.get(key)
                 if at is not None:
-                    if _processing_ms(props) > _processing_ms(recs[kept[at]]["properties"]):
+                    if _processing_ms(props) >= _processing_ms(recs[kept[at]]["properties"]):  # tie: later copy
                         kept[at] = i
                     continue
                 seen[key] = len(kept)

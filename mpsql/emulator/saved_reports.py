@@ -50,6 +50,7 @@ FUNNELS: dict[int, SavedFunnel] = {f.funnel_id: f for f in (
     SavedFunnel(7003, "Search to big purchase",
                 (Step("Search"), Step("View Item"),
                  Step("Purchase", compile_where('properties["amount"] > 100'), "Purchase over 100")), 2, "hour"),
+    SavedFunnel(7004, "Visit to sign up", (Step("Page View"), Step("Sign Up")), 1, "day"),
 )}
 
 
@@ -74,7 +75,7 @@ BOOKMARKS: dict[int, Bookmark] = {b.bookmark_id: b for b in (
     Bookmark(9101, "Daily purchases", "insights", 30, events=("Purchase",)),
     Bookmark(9102, "Page View uniques by browser", "insights", 14, events=("Page View",), math="unique",
              breakdown="$browser"),
-    Bookmark(9103, "Weekly sign ups and purchases", "insights", 28, events=("Sign Up", "Purchase"), unit="week"),
+    Bookmark(9103, "Weekly sign ups and purchases", "insights", 30, events=("Sign Up", "Purchase"), unit="week"),
     Bookmark(9201, "What users do after Add to Cart", "flows", 30, anchor="Add to Cart", forward=3, window_days=7),
 )}
 

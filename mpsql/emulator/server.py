@@ -17,11 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from mpsql.emulator import messages
 from mpsql.emulator.datagen import Dataset
+from mpsql.emulator.eventfile import FileDataset
 from mpsql.emulator.faults import Fault, FaultPlan
 from mpsql.emulator.proto import HttpError, Request, RequestLog, Response, Route, resolve
 from mpsql.emulator.ratelimit import RateLimiter, RateLimits
@@ -49,15 +51,17 @@ class Emulator:
                  rate_limits: RateLimits | None = None, host: str = "127.0.0.1", port: int = 0,
                  retry_after: bool = True, clock: Callable[[], float] | None = None,
                  project_id: int | None = None, faults: FaultPlan | None = None, latency: float = 0.0,
-                 throughput: float | None = None) -> None:
+                 throughput: float | None = None, events: str | Path | None = None) -> None:
         self.seed = seed
         # Seconds every API request waits before it is answered: Mixpanel's round trip, for benchmarks.
         self.latency = latency
         # Bytes a second one streamed response may go out at (None: as fast as the socket takes them). Mixpanel's
         # export servers stream each response at a bounded rate; benchmarks use this to show concurrent windows.
         self.throughput = throughput
-        self.today: dt.date = today or dt.datetime.now(dt.UTC).date()
-        self.dataset = Dataset(seed, self.today, days, users)
+        # events: serve a JSONL export file as the project (eventfile) instead of the synthetic data.
+        self.dataset: Dataset = (FileDataset(events, today) if events is not None
+                                 else Dataset(seed, today or dt.datetime.now(dt.UTC).date(), days, users))
+        self.today: dt.date = self.dataset.today
         self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
         self.host, self.port = host, port
         self.retry_after = retry_after

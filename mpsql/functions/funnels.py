@@ -16,6 +16,11 @@
 
 ``length`` (the conversion window) may not exceed 90 days whatever its ``length_unit``; without them the
 funnel's saved window applies. Completions after ``to_date`` count (Mixpanel looks past it, up to the window).
+
+Mixpanel counts a user once over the range of a funnel, at their first step-1 event in it
+(docs/report-semantics.md, "Funnels"), so the date buckets' counts add up, but their average times do not.
+``overall := true`` asks for the range as one bucket (``interval`` = the range's days): one row set dated
+``from_date`` with the range's unique users per step and their average time to convert.
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ class FunnelArgs(Args):
     length: int | None = Field(default=None, ge=1)
     length_unit: Literal["day", "hour", "minute", "second"] | None = None
     top: int | None = Field(default=None, ge=1, le=SEGMENT_LIMIT)  # limit
+    overall: bool | None = False  # interval := the range's days
     account: str | None = None
 
     def check(self, function: str, today: dt.date) -> None:
@@ -79,6 +85,9 @@ class FunnelArgs(Args):
         check_expression(function, "by", self.by)
         check_expression(function, "filter", self.filter)
         check_top(function, self.top, self.by)
+        if self.overall and self.unit not in (None, "day"):
+            raise ArgumentError(function, "overall", f"makes the whole range one bucket, so unit := '{self.unit}' "
+                                "cannot apply", "drop one of overall := true and unit :=")
         if self.length_unit is not None and self.length is None:
             raise ArgumentError(function, "length_unit", "needs length := N (the window is N of this unit)",
                                 "e.g. length := 7, length_unit := 'day'")
@@ -93,9 +102,12 @@ class FunnelArgs(Args):
 
 
 def funnel_params(a: FunnelArgs) -> dict[str, Any]:
-    return {"funnel_id": a.funnel_id, "from_date": a.from_date and a.from_date.isoformat(),
-            "to_date": a.to_date and a.to_date.isoformat(), "unit": a.unit or "day", "on": a.by, "where": a.filter,
-            "length": a.length, "length_unit": a.length_unit, "limit": a.top}
+    params = {"funnel_id": a.funnel_id, "from_date": a.from_date and a.from_date.isoformat(),
+              "to_date": a.to_date and a.to_date.isoformat(), "unit": a.unit or "day", "on": a.by, "where": a.filter,
+              "length": a.length, "length_unit": a.length_unit, "limit": a.top}
+    if a.overall and a.from_date and a.to_date:  # one bucket over the range (Mixpanel refuses unit with interval)
+        params.update(unit=None, interval=(a.to_date - a.from_date).days + 1)
+    return params
 
 
 def _funnel(call: Call[FunnelArgs]) -> Iterator[tuple[Any, ...]]:
@@ -136,8 +148,8 @@ def _row(date: dt.date, segment: str, i: int, step: Any) -> tuple[Any, ...]:
 
 FUNCTION = rows_function(
     name=NAME, schema=SCHEMA, model=FunnelArgs, positional=("funnel_id", "from_date", "to_date"),
-    description="A saved funnel's step counts and conversion per date bucket (and segment, with by :=); "
-                "unsegmented rows have segment '$overall'.",
-    example="SELECT step, event, sum(count) FROM mp_funnel(7001, current_date - 30, current_date - 1) GROUP BY ALL "
-            "ORDER BY step",
+    description="A saved funnel's step counts and conversion per date bucket (and segment, with by :=), or over "
+                "the whole range with overall := true; unsegmented rows have segment '$overall'.",
+    example="SELECT step, event, count, avg_time_seconds FROM mp_funnel(7001, current_date - 30, current_date - 1, "
+            "overall := true) ORDER BY step",
     produce=_funnel)

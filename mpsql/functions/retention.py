@@ -16,8 +16,11 @@ rate DOUBLE``: one row per cohort x segment x period.
 Retention types: ``'birth'`` (Mixpanel's "first time") needs ``born_event``; ``'compounded'`` ("recurring") has
 no birth event, so the positional event is the recurring event and is sent as Mixpanel's ``event``.
 Mixpanel refuses ``unit`` and ``interval`` in one request: ``interval := N`` alone means N-day buckets (at most
-90), ``unit`` alone calendar days/weeks/months. ``interval_count`` is the number of periods after period 0
-(Mixpanel's default is 1).
+90), ``unit`` alone periods of a day, a week or a month measured from each user's birth (Mixpanel's rolling
+intervals: month 1 is days 30-60 after the birth, docs/report-semantics.md "Retention"), while the cohort is
+the calendar day/week/month of the birth. ``interval_count`` is the number of periods after period 0
+(Mixpanel's default is 1). ``unbounded := true`` is Mixpanel's "on or after": a user counts in period N when
+they came back in period N or any time later.
 
 ``mp_frequency`` -> ``date DATE, segment VARCHAR, frequency INTEGER, users BIGINT``: for each ``unit``
 period starting at ``date``, ``users`` did the event in **at least** ``frequency`` distinct ``addiction_unit``

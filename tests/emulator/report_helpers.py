@@ -14,17 +14,53 @@ import httpx
 from mpsql.emulator import Emulator
 
 
-def deduped(emu: Emulator, from_date: dt.date, to_date: dt.date) -> list[dict[str, Any]]:
-    """Export records of the range with Mixpanel's duplicates collapsed (latest processing time wins),
-    in first-occurrence order."""
+def deduped(emu: Emulator, from_date: dt.date, to_date: dt.date, merge: bool = True) -> list[dict[str, Any]]:
+    """Export records of the range with Mixpanel's duplicates collapsed, in first-occurrence order: one copy
+    per (event, distinct_id, time, $insert_id), the greatest mp_processing_time_ms winning and, on a tie, the
+    copy served last; records without an $insert_id are never collapsed. With ``merge`` each record's
+    ``distinct_id`` is its ID-merged user (``merged_users``)."""
     chosen: dict[tuple, dict[str, Any]] = {}
-    for rec in emu.dataset.export_records(from_date, to_date):
+    for i, rec in enumerate(emu.dataset.export_records(from_date, to_date)):
         p = rec["properties"]
+        if "$insert_id" not in p:
+            chosen[("no insert id", i)] = rec
+            continue
         key = (rec["event"], p["distinct_id"], p["time"], p["$insert_id"])
         old = chosen.get(key)
-        if old is None or p["mp_processing_time_ms"] > old["properties"]["mp_processing_time_ms"]:
+        if old is None or p["mp_processing_time_ms"] >= old["properties"]["mp_processing_time_ms"]:
             chosen[key] = rec  # dict keeps the first insertion position on overwrite
-    return list(chosen.values())
+    rows = list(chosen.values())
+    if not merge:
+        return rows
+    users = merged_users(emu)
+    return [{"event": r["event"], "properties": {**r["properties"],
+                                                 "distinct_id": users.get(r["properties"]["distinct_id"],
+                                                                          r["properties"]["distinct_id"])}}
+            for r in rows]
+
+
+def merged_users(emu: Emulator) -> dict[str, str]:
+    """distinct_id -> user under Mixpanel's simplified ID merge, over all of the project's export: an event
+    with both $device_id and $user_id merges the device into the user (the first such event decides); an id
+    resolves to its own $user_id, else to the user of its merged device, else to itself."""
+    rows = sorted(emu.dataset.export_records(emu.dataset.first_date, emu.dataset.last_date),
+                  key=lambda r: r["properties"]["time"])
+    device_owner: dict[str, str] = {}
+    for r in rows:
+        p = r["properties"]
+        if p.get("$user_id") and p.get("$device_id"):
+            device_owner.setdefault(p["$device_id"], p["$user_id"])
+    out: dict[str, str] = {}
+    for r in rows:
+        p = r["properties"]
+        did = p["distinct_id"]
+        if p.get("$user_id"):
+            out.setdefault(did, p["$user_id"])
+    for r in rows:
+        p = r["properties"]
+        if p["distinct_id"] not in out and p.get("$device_id") in device_owner:
+            out[p["distinct_id"]] = device_owner[p["$device_id"]]
+    return out
 
 
 def day(ts: int) -> str:

@@ -57,16 +57,25 @@ def test_completions_after_the_cohort_day_count_for_the_entry_day() -> None:
     assert counts(body) == [1, 1, 1]
 
 
-def test_a_user_counts_once_per_cohort_with_the_attempt_that_got_furthest() -> None:
-    events = [ev("A", "u1", D0), ev("A", "u1", D0 + H), ev("B", "u1", D0 + 3 * H), ev("C", "u1", D0 + 4 * H),
-              ev("A", "u1", D0 + 86_400 + 10)]  # enters again on the next day: counted in that cohort too
-    body = funnel(events, ABC, TWO_DAYS, window_s=int(3.5 * H))
-    # the first A's window (3.5 h) ends before C; the second A's attempt completes
-    assert counts(body) == [1, 1, 1]
+REENTERING = [ev("A", "u1", D0), ev("A", "u1", D0 + H), ev("B", "u1", D0 + 3 * H), ev("C", "u1", D0 + 4 * H),
+              ev("A", "u1", D0 + 86_400 + 10)]
+
+
+def test_by_default_a_user_enters_once_at_their_first_step_one_in_the_range() -> None:
+    body = funnel(REENTERING, ABC, TWO_DAYS, window_s=int(3.5 * H))
+    # the first A's 3.5 h window ends before C; neither the second A nor the next day's A starts another entry
+    assert counts(body) == [1, 1, 0]
+    assert [s["avg_time"] for s in body["data"]["2024-03-22"]["steps"]] == [None, 3 * H, 0]
+    assert counts(body, "2024-03-23") == [0, 0, 0]  # counted once over the range, so the days add up
+
+
+def test_optimized_reentry_counts_the_entry_that_got_furthest() -> None:
+    body = funnel(REENTERING, ABC, TWO_DAYS, window_s=int(3.5 * H), reentry="optimized")
+    assert counts(body) == [1, 1, 1]  # the second A (1:00) reaches C 3 h later, inside its window
     steps = body["data"]["2024-03-22"]["steps"]
     assert [s["avg_time"] for s in steps] == [None, 2 * H, H]
     assert [s["avg_time_from_start"] for s in steps] == [None, 2 * H, 3 * H]
-    assert counts(body, "2024-03-23") == [1, 0, 0]
+    assert counts(body, "2024-03-23") == [0, 0, 0]
 
 
 def test_ratios_averages_and_analysis() -> None:
@@ -115,7 +124,7 @@ def test_segments_by_the_entry_event_with_overall_and_limit() -> None:
 
 def expected_funnel(emu: Emulator, steps: list[str], window_s: int, from_date: dt.date, to_date: dt.date,
                     ) -> dict[str, list[list[int]]]:
-    """cohort day -> step times of each entering user's counted attempt (a plain re-statement of the rule)."""
+    """cohort day -> step times of each entering user's one entry (a plain re-statement of the documented rule)."""
     scan_to = to_date + dt.timedelta(days=-(-window_s // 86_400))
     per_user: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for r in deduped(emu, from_date, min(scan_to, emu.dataset.last_date)):
@@ -124,19 +133,19 @@ def expected_funnel(emu: Emulator, steps: list[str], window_s: int, from_date: d
     out: dict[str, list[list[int]]] = defaultdict(list)
     for evs in per_user.values():
         evs.sort(key=lambda e: e[0])
-        best: dict[str, list[int]] = {}
-        for i, (t0, name) in enumerate(evs):
-            if name != steps[0] or not from_date.isoformat() <= day(t0) <= to_date.isoformat():
-                continue
-            times, at = [t0], i
-            for step in steps[1:]:
-                nxt = next((j for j in range(at + 1, len(evs)) if evs[j][1] == step), None)
-                if nxt is None or evs[nxt][0] - t0 > window_s:
-                    break
-                times.append(evs[nxt][0])
-                at = nxt
-            if len(times) > len(best.get(day(t0), [])):
-                best[day(t0)] = times
+        entry = next((i for i, (t0, name) in enumerate(evs)
+                      if name == steps[0] and from_date.isoformat() <= day(t0) <= to_date.isoformat()), None)
+        if entry is None:
+            continue  # the user's one entry is their first step-1 event in the range
+        t0 = evs[entry][0]
+        times, at = [t0], entry
+        for step in steps[1:]:
+            nxt = next((j for j in range(at + 1, len(evs)) if evs[j][1] == step), None)
+            if nxt is None or evs[nxt][0] - t0 > window_s:
+                break
+            times.append(evs[nxt][0])
+            at = nxt
+        best = {day(t0): times}
         for d, times in best.items():
             out[d].append(times)
     return out
@@ -195,7 +204,8 @@ def test_funnels_list(emu: Emulator, client: httpx.Client) -> None:
     r = get(client, emu, "/api/query/funnels/list")
     assert r.json() == [{"funnel_id": 7001, "name": "Purchase funnel"},
                         {"funnel_id": 7002, "name": "Sign up to purchase"},
-                        {"funnel_id": 7003, "name": "Search to big purchase"}]
+                        {"funnel_id": 7003, "name": "Search to big purchase"},
+                        {"funnel_id": 7004, "name": "Visit to sign up"}]
     for item in r.json():
         got = get(client, emu, FUNNELS, funnel_id=item["funnel_id"], from_date=T.isoformat(), to_date=T.isoformat())
         assert got.status_code == 200

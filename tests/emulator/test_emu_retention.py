@@ -66,6 +66,12 @@ def test_counts_stop_at_buckets_not_begun_by_today() -> None:
     assert body == {"2024-03-23": {"counts": [1, 0, 0], "first": 1}}  # buckets 03-23, 03-24, 03-25
 
 
+def test_on_or_after_counts_returns_past_the_last_bucket() -> None:
+    events = [ev("S", "u1", D0), ev("X", "u1", D0 + 5 * DAY), ev("S", "u2", D0), ev("X", "u2", D0 + H)]
+    assert birth(events, interval_count=2)["2024-03-22"]["counts"] == [1, 0, 0]
+    assert birth(events, interval_count=2, unbounded=True)["2024-03-22"]["counts"] == [2, 1, 1]
+
+
 def test_unbounded_counts_a_user_in_every_bucket_up_to_their_last_return() -> None:
     events = [ev("S", "u1", D0), ev("X", "u1", D0 + 3 * DAY), ev("S", "u2", D0), ev("X", "u2", D0 + DAY)]
     assert birth(events, interval_count=3)["2024-03-22"]["counts"] == [0, 1, 0, 1]
@@ -93,11 +99,14 @@ def test_week_and_month_units() -> None:
     events = [ev("S", "u1", D0), ev("X", "u1", D0 + 8 * DAY), ev("S", "u2", D0 + 2 * DAY)]  # Fri, Sun
     weekly = birth(events, unit="week", interval_count=1)
     assert weekly == {"2024-03-18": {"counts": [0, 1], "first": 2}}  # cohorts are weeks (from Monday)
-    jan31 = 1_706_659_200  # 2024-01-31T00:00:00Z: one calendar month later is 2024-02-29
-    events = [ev("S", "u1", jan31), ev("X", "u1", jan31 + 29 * DAY - 1), ev("X", "u1", jan31 + 29 * DAY)]
+    jan31 = 1_706_659_200  # 2024-01-31T00:00:00Z
+    # Month 1 is days 30-60 after the birth: a return on day 29 (Feb 29, a calendar month later) is month 0
+    events = [ev("S", "u1", jan31), ev("X", "u1", jan31 + 29 * DAY),
+              ev("S", "u2", jan31), ev("X", "u2", jan31 + 30 * DAY),  # the first second of month 1
+              ev("S", "u3", jan31), ev("X", "u3", jan31 + 60 * DAY - 1)]  # the last second of month 1
     monthly = birth(events, from_date=dt.date(2024, 1, 1), to_date=dt.date(2024, 1, 31), unit="month",
                     interval_count=1)
-    assert monthly == {"2024-01-01": {"counts": [1, 1], "first": 1}}
+    assert monthly == {"2024-01-01": {"counts": [1, 2], "first": 3}}
 
 
 def test_on_segments_the_returning_event() -> None:

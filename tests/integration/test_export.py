@@ -24,14 +24,28 @@ def key(rec: dict) -> tuple:
 
 
 def deduped(records: list[dict]) -> dict[tuple, dict]:
-    """Mixpanel's rule, independently: per key, the copy with the greatest mp_processing_time_ms."""
+    """Mixpanel's rule, independently (docs/report-semantics.md, "Duplicates"): per (event, distinct_id, time,
+    $insert_id) the copy with the greatest mp_processing_time_ms, the one served later on a tie; records
+    without an $insert_id are never collapsed (their keys get the record's position as a fifth part)."""
     best: dict[tuple, dict] = {}
-    for rec in records:
-        k = key(rec)
-        if k not in best or rec["properties"]["mp_processing_time_ms"] > best[k]["properties"][
+    for i, rec in enumerate(records):
+        k = key(rec) if rec["properties"].get("$insert_id") is not None else (*key(rec), i)
+        if k not in best or rec["properties"]["mp_processing_time_ms"] >= best[k]["properties"][
                 "mp_processing_time_ms"]:
             best[k] = rec
     return best
+
+
+def content(rows) -> list[str]:
+    """(event, epoch seconds, distinct_id, insert_id, properties) rows as sorted canonical JSON: equal lists
+    mean the same rows with the same content, whatever their order."""
+    return sorted(json.dumps([e, int(t), d, i, json.loads(p) if isinstance(p, str) else p], sort_keys=True)
+                  for e, t, d, i, p in rows)
+
+
+def expected_content(records: list[dict]) -> list[str]:
+    return content((r["event"], r["properties"]["time"], r["properties"]["distinct_id"],
+                    r["properties"].get("$insert_id"), r["properties"]) for r in deduped(records).values())
 
 
 def export_requests(emulator) -> list[dict]:
@@ -54,27 +68,44 @@ def test_counts_and_deduplicated_counts_match_the_emulators_data(con, emulator):
 
 
 def test_every_row_equals_the_winning_record(con, emulator):
-    winners = deduped(emulator.dataset.export_records(D1, D3))
+    records = emulator.dataset.export_records(D1, D3)
     rows = con.execute(f"SELECT event, epoch(time), distinct_id, insert_id, properties FROM mp_export({RANGE})"
                        ).fetchall()
-    assert len(rows) == len(winners)
-    for event, epoch, distinct_id, insert_id, properties in rows:
-        rec = winners[(event, distinct_id, int(epoch), insert_id)]
-        assert json.loads(properties) == rec["properties"]  # the whole object, exactly as sent
+    assert content(rows) == expected_content(records)  # the whole objects, exactly as sent
 
 
-def test_the_latest_processed_duplicate_wins(con, emulator):
+def test_mp_export_keeps_exactly_the_copies_the_emulators_reports_count(con, emulator):
+    """Both sides apply one duplicate rule, edge cases included: no $insert_id (never collapsed), copies
+    whose times differ only in milliseconds (the same served second: collapsed), processing-time ties (the
+    copy served later wins)."""
+    from mpsql.emulator.eventstore import store_for
+
+    reports = content((e.name, e.time, e.distinct_id, e.props.get("$insert_id"), dict(e.props))
+                      for e in store_for(emulator.dataset).events(D1, D3))
+    rows = con.execute(f"SELECT event, epoch(time), distinct_id, insert_id, properties FROM mp_export({RANGE})"
+                       ).fetchall()
+    assert content(rows) == reports
+    versions = [json.loads(p).get("$lib_version") for (*_, p) in rows]
+    assert "2.49.1-tie" in versions and "2.49.1-ms" in versions  # the later copies won their ties
+    assert sum(1 for (_, _, _, i, _) in rows if i is None) > 5
+
+
+def test_the_latest_processed_duplicate_wins_and_a_tie_goes_to_the_later_copy(con, emulator):
     records = emulator.dataset.export_records(D1, D3)
     copies: dict[tuple, list[dict]] = {}
     for rec in records:
-        copies.setdefault(key(rec), []).append(rec)
+        if "$insert_id" in rec["properties"]:
+            copies.setdefault(key(rec), []).append(rec)
     dupes = [v for v in copies.values() if len(v) > 1]
-    assert dupes
-    sample = dupes[0]
-    latest = max(sample, key=lambda r: r["properties"]["mp_processing_time_ms"])
-    got = con.execute(f"SELECT properties FROM mp_export({RANGE}) WHERE insert_id = ?",
-                      [latest["properties"]["$insert_id"]]).fetchall()
-    assert [json.loads(p) for (p,) in got] == [latest["properties"]]
+    ties = [v for v in dupes if v[0]["properties"]["mp_processing_time_ms"] == v[-1]["properties"][
+        "mp_processing_time_ms"]]
+    assert len(dupes) > 50 and len(ties) > 5
+    got = dict(con.execute(f"SELECT insert_id, properties FROM mp_export({RANGE}) WHERE insert_id IS NOT NULL"
+                           ).fetchall())
+    for sample in dupes:
+        top = max(r["properties"]["mp_processing_time_ms"] for r in sample)
+        latest = [r for r in sample if r["properties"]["mp_processing_time_ms"] == top][-1]  # served last
+        assert json.loads(got[latest["properties"]["$insert_id"]]) == latest["properties"]
 
 
 def test_output_schema_is_fixed(con, emulator):

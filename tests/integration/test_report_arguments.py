@@ -60,6 +60,7 @@ REFUSED = [
     (f"mp_funnel(7001, {R}, length_unit := 'week', length := 2)", "length_unit", "not valid"),
     (f"mp_funnel(7001, {R}, length_unit := 'hour')", "length_unit", "needs length"),
     (f"mp_funnel(7001, {R}, top := 3)", "top", "only applies with by"),
+    (f"mp_funnel(7001, {R}, overall := true, unit := 'week')", "overall", "one bucket"),
     (f"mp_funnel(7001, {R}, filter := 'plan')", "filter", "bare name"),
     (f"mp_retention(NULL, {R})", "born_event", "is required"),
     (f"mp_retention('Sign Up', {R}, unit := 'day', interval := 2)", "interval", "cannot be combined with unit"),

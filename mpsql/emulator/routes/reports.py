@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from mpsql.emulator import analytics, jql, messages
 from mpsql.emulator.analytics import Buckets, Step
 from mpsql.emulator.eventstore import Event, store_for
+from mpsql.emulator.identities import identity_map, resolve
 from mpsql.emulator.proto import HttpError, Request, Response, Route, query_routes
 from mpsql.emulator.routes.export import parse_bool, parse_date
 from mpsql.emulator.saved_reports import (
@@ -177,8 +178,12 @@ def _buckets(from_date: dt.date, to_date: dt.date, unit: str, days: int | None, 
     return Buckets(from_date, to_date, unit, days)
 
 
-def _events(emu: Emulator, from_date: dt.date, to_date: dt.date, names: Iterable[str] | None) -> Iterable[Event]:
-    return store_for(emu.dataset).events(from_date, to_date, names)
+def _events(emu: Emulator, from_date: dt.date, to_date: dt.date, names: Iterable[str] | None,
+            merged: bool = True) -> Iterable[Event]:
+    """Deduplicated events of the range; with ``merged`` (every report but the activity stream) each
+    ``distinct_id`` is its ID-merged user (``identities``, docs/report-semantics.md)."""
+    events = store_for(emu.dataset).events(from_date, to_date, names)
+    return resolve(events, identity_map(emu.dataset)) if merged else events
 
 
 def _now_iso() -> str:
@@ -328,7 +333,8 @@ def _cohort_buckets(p: dict[str, str], from_date: dt.date, to_date: dt.date) -> 
 
 
 def funnels(emu: Emulator, req: Request) -> Response:
-    """``/funnels``: funnel_id, from_date, to_date, length, length_unit, interval, unit, on, where, limit."""
+    """``/funnels``: funnel_id, from_date, to_date, length, length_unit, interval, unit, on, where, limit, and
+    the emulator's ``reentry`` (default | optimized)."""
     p = req.params
     funnel_id = _int(p, "funnel_id", None, lo=0)
     if funnel_id is None:
@@ -349,8 +355,11 @@ def funnels(emu: Emulator, req: Request) -> Response:
     # Completions are looked for after to_date, up to the conversion window.
     scan_to = to_date + dt.timedelta(days=math.ceil(window_s / analytics.DAY_S))
     names = [s.event for s in saved.steps if s.event is not None]
+    # reentry: the emulator's name for Mixpanel's UI option "Optimized Re-entry" (not a documented API parameter).
+    reentry = _choice(p, "reentry", analytics.REENTRY, "default")
+    assert reentry is not None
     body = analytics.funnel(_events(emu, from_date, scan_to, names), saved.steps, buckets, window_s=window_s,
-                            where=where, on=on, limit=limit)
+                            where=where, on=on, limit=limit, reentry=reentry)
     return Response(json=body)
 
 
@@ -427,7 +436,7 @@ def stream_query(emu: Emulator, req: Request) -> Response:
     ids = _json_list(p, "distinct_ids")
     assert ids is not None
     from_date, to_date = _dates(emu, p)
-    return Response(json=analytics.activity_stream(_events(emu, from_date, to_date, None), ids))
+    return Response(json=analytics.activity_stream(_events(emu, from_date, to_date, None, merged=False), ids))
 
 
 # ---------------------------------------------------------------- saved reports (§5.6, flows)
