@@ -355,7 +355,11 @@ class ProgressLine:
                 done = min(p.windows_done, p.windows_total)
                 filled = round(20 * done / p.windows_total)
                 parts.append("█" * filled + "░" * (20 - filled) + f" {done}/{p.windows_total} windows")
-            parts += [f"{p.rows:,} rows", f"{p.bytes / 1e6:,.1f} MB", f"{now - self._started:.1f} s"]
+            parts += [f"{p.rows:,} rows", f"{p.bytes / 1e6:,.1f} MB"]
+            requests = getattr(p, "requests", 0)
+            if requests:
+                parts.append(f"{requests} request{'s' if requests != 1 else ''}")
+            parts.append(f"{now - self._started:.1f} s")
             text = f"{p.function}: " + " · ".join(parts) + "  (Ctrl-C cancels)"
             self._stream.write("\r" + _cut(text, _terminal_width(self._stream) - 1) + "\x1b[K")
             self._stream.flush()
