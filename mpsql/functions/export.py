@@ -23,6 +23,7 @@ import contextlib
 import datetime as dt
 import os
 import queue
+import re
 import shutil
 import tempfile
 import threading
@@ -461,6 +462,12 @@ class Window:
             if "maximum_object_size" in first:
                 # Not something a second download would mend: Mixpanel caps an event at 1 MB.
                 raise InvalidResponse(f"export: the body of {self.span} holds a record larger than 16 MB") from None
+            shape = re.search(r"transform error .* in line (\d+)", first)
+            if shape:  # well-formed JSON of the wrong shape (a list, a string, a number): not a cut body
+                number = int(shape.group(1))
+                raise InvalidResponse(f"export: line {number} of the body for {self.span} is not a Mixpanel event "
+                                      f"(an object with an 'event' name and 'properties' holding a numeric 'time'): "
+                                      f"{self._redact(_line(self._path, number - 1), 300)}") from None
             if _ends_terminated_early(self._path):
                 first = "Mixpanel ended the body with 'terminated early'"
             # A cut or corrupt gzip stream, a line cut short, junk such as a proxy's error page: fetch it again.

@@ -52,3 +52,39 @@ def test_remaining_this_hour():
     clock.now += 3600
     assert budget.remaining_this_hour() == 60
     assert Budget(Limits()).remaining_this_hour() is None
+
+
+def test_a_connection_with_other_limits_keeps_the_requests_already_counted():
+    from mpsql.api.ratelimit import RateLimits, budget_for
+
+    first = budget_for("http://ledger-test", "1", "export", RateLimits(export=Limits(per_hour=60)))
+    for _ in range(3):
+        with first.slot():
+            pass
+    again = budget_for("http://ledger-test", "1", "export", RateLimits(export=Limits(per_hour=100)))
+    assert again is first
+    assert (again.used, again.remaining_this_hour()) == (3, 97)
+
+
+def test_two_processes_share_one_file_ledger(tmp_path):
+    import multiprocessing
+    import time
+
+    from mpsql.api.ratelimit import FileLedger
+
+    def take(path: str, results) -> None:
+        ledger = FileLedger(path)
+        for _ in range(30):
+            results.put(ledger.reserve("k", Limits(per_hour=40), time.time()))
+
+    path = tmp_path / "ledger.json"
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    procs = [ctx.Process(target=take, args=(path, results)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    delays = [results.get(timeout=30) for _ in range(60)]
+    for p in procs:
+        p.join(timeout=30)
+    assert sum(1 for d in delays if d <= 0) == 40  # the two together were allowed exactly the hour's 40
+    assert FileLedger(path).count("k", time.time()) == 40
