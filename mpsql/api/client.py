@@ -83,6 +83,7 @@ class RequestRecord:
     milliseconds: float = 0.0
     retries: int = 0
     cache_hit: bool = False
+    statement: int | None = None  # which mp_* call asked (the cancel flag it came with carries the number)
     started: float = field(default_factory=time.time)
     error: str | None = None
 
@@ -198,7 +199,7 @@ class MixpanelClient:
             if hit is not None:
                 record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(query),
                                        account=self.account.name, method=method, status=200, bytes=hit.size,
-                                       cache_hit=True)
+                                       cache_hit=True, statement=getattr(cancel, "statement", None))
                 REQUEST_LOG.append(record)
                 return Reply(hit.body, record)
         sink, record = self._attempt_loop(family, endpoint, query, _BytesSink, cancel, method=method)
@@ -284,7 +285,7 @@ class MixpanelClient:
         base = base_url(self.account.region, family, self.account.api_url)
         url = base + endpoint
         record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(query), account=self.account.name,
-                               method=method)
+                               method=method, statement=getattr(cancel, "statement", None))
         if method == "POST":
             # Form-encoded body (FACTS.md §5.2); project_id stays in the query string, where Mixpanel reads it.
             url_params = {k: v for k, v in query.items() if k == "project_id"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +17,9 @@ from mpsql.api.retry import RetryPolicy
 from mpsql.config import Account, resolve_account
 from mpsql.errors import ArgumentError, ConfigError
 from mpsql.store.days import DayStore, StoreSettings, project_key, store_root
+
+
+_CALLS = itertools.count(1)
 
 
 @dataclass
@@ -34,9 +38,10 @@ class CancelScope:
     """One statement's cancel flag: set by the statement itself (LIMIT reached, an error) or, through its
     parent, by ``mpsql.interrupt(con)`` / Ctrl-C. Reads like a ``threading.Event``."""
 
-    def __init__(self, parent: threading.Event) -> None:
+    def __init__(self, parent: threading.Event, statement: int | None = None) -> None:
         self._own = threading.Event()
         self._parent = parent
+        self.statement = statement  # the call's number in this process: mp_requests() groups requests by it
 
     def set(self) -> None:
         self._own.set()
@@ -74,8 +79,8 @@ class Context:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def scope(self) -> CancelScope:
-        """A cancel flag for one call that ``interrupt`` also sets."""
-        return CancelScope(self.cancel)
+        """A cancel flag for one call that ``interrupt`` also sets, numbered so its requests can be told apart."""
+        return CancelScope(self.cancel, next(_CALLS))
 
     @property
     def running(self) -> int:

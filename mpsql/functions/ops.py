@@ -108,22 +108,23 @@ MP_RATE_LIMITS = rows_function(
 
 def _requests(call: Call[NoArgs]) -> Iterator[tuple[Any, ...]]:
     for r in list(REQUEST_LOG):
-        yield (dt.datetime.fromtimestamp(r.started, dt.UTC), r.account, r.family, r.method, r.endpoint, r.params,
-               r.status, r.bytes, r.rows, round(r.milliseconds, 3), r.retries, r.cache_hit, r.error)
+        yield (dt.datetime.fromtimestamp(r.started, dt.UTC), r.statement, r.account, r.family, r.method, r.endpoint,
+               r.params, r.status, r.bytes, r.rows, round(r.milliseconds, 3), r.retries, r.cache_hit, r.error)
 
 
 MP_REQUESTS = rows_function(
     name="mp_requests",
-    schema=pa.schema([pa.field("started", pa.timestamp("us", tz="UTC")), pa.field("account", pa.string()),
+    schema=pa.schema([pa.field("started", pa.timestamp("us", tz="UTC")), pa.field("statement", pa.int64()),
+                      pa.field("account", pa.string()),
                       pa.field("family", pa.string()), pa.field("method", pa.string()),
                       pa.field("endpoint", pa.string()), pa.field("params", pa.json_()),
                       pa.field("status", pa.int32()), pa.field("bytes", pa.int64()), pa.field("rows", pa.int64()),
                       pa.field("milliseconds", pa.float64()), pa.field("retries", pa.int32()),
                       pa.field("cache_hit", pa.bool_()), pa.field("error", pa.string())]),
     model=NoArgs, positional=(), needs_account=False,
-    description="This process's recent Mixpanel requests (newest last): parameters without secrets, status, "
-                "bytes, rows, time, retries, cache hits.",
-    example="SELECT endpoint, status, rows, cache_hit FROM mp_requests() ORDER BY started DESC LIMIT 10",
+    description="This process's recent Mixpanel requests (newest last), numbered by the mp_* call that made them "
+                "(statement): parameters without secrets, status, bytes, rows, time, retries, cache hits.",
+    example="SELECT statement, count(*) AS requests, sum(bytes) FROM mp_requests() GROUP BY ALL ORDER BY statement",
     produce=_requests)
 
 

@@ -298,3 +298,13 @@ def test_a_filter_that_cannot_be_applied_locally_is_asked_of_mixpanel_and_kept_a
     assert export_requests(emulator) == []  # now held under that very filter
     assert con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchone()[0] > first[0]
     assert export_requests(emulator)  # a narrower day does not answer the whole selection
+
+
+def test_mp_requests_numbers_the_requests_of_each_statement(con, emulator):
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchall()
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchall()  # held: no request
+    con.execute("SELECT count(*) FROM mp_export('2024-03-11', '2024-03-11')").fetchall()
+    rows = con.execute("SELECT statement, count(*) FROM mp_requests() WHERE endpoint = '/export' "
+                       "GROUP BY ALL ORDER BY statement DESC LIMIT 2").fetchall()
+    assert [n for _, n in rows] == [1, 2]  # the last statement cost one request, the first two
+    assert rows[0][0] > rows[1][0]
