@@ -18,7 +18,6 @@ from mpsql.config import Account, resolve_account
 from mpsql.errors import ArgumentError, ConfigError
 from mpsql.store.days import DayStore, StoreSettings, project_key, store_root
 
-
 _CALLS = itertools.count(1)
 
 
