@@ -101,17 +101,11 @@ def run_scripts(args: argparse.Namespace, scripts: list[str], out: TextIO, err: 
     import duckdb
 
     from mpsql.cli.render import ProgressLine
-    from mpsql.errors import ConfigError, MpsqlError
 
     cancel = Cancellation(ProgressLine(err) if err.isatty() else None)
-    try:
-        con = open_connection(args.database, account=args.account, demo=args.demo, cancel=cancel)
-    except ConfigError as exc:
-        print(f"mpsql: {exc}", file=err)
-        return EXIT_CONFIG
-    except (duckdb.Error, MpsqlError) as exc:
-        print(f"mpsql: {exc}", file=err)
-        return EXIT_FAILED
+    con = open_or_explain(args.database, account=args.account, demo=args.demo, cancel=cancel, err=err)
+    if isinstance(con, int):
+        return con
     if args.demo:
         print("mpsql: using the built-in demo project (synthetic data served by a local emulator)", file=err)
     try:
@@ -145,6 +139,23 @@ class Cancellation:
         """The connection's ``on_progress``: draws the line."""
         if self.progress is not None:
             self.progress.update(p)
+
+
+def open_or_explain(database: str, *, account: str | None, demo: bool, cancel: Cancellation,
+                    err: TextIO) -> duckdb.DuckDBPyConnection | int:
+    """``open_connection``, or the exit code after saying on ``err`` why it could not be opened."""
+    import duckdb
+
+    from mpsql.errors import ConfigError, MpsqlError
+
+    try:
+        return open_connection(database, account=account, demo=demo, cancel=cancel)
+    except ConfigError as exc:
+        print(f"mpsql: {exc}", file=err)
+        return EXIT_CONFIG
+    except (duckdb.Error, MpsqlError) as exc:
+        print(f"mpsql: {exc}", file=err)
+        return EXIT_FAILED
 
 
 def open_connection(database: str, *, account: str | Account | None, demo: bool,

@@ -13,7 +13,7 @@ import datetime as dt
 import sys
 from collections.abc import Sequence
 
-from mpsql.cli.main import EXIT_CONFIG, EXIT_FAILED, Cancellation, open_connection, run_statement
+from mpsql.cli.main import Cancellation, open_or_explain, report_failure, run_statement
 
 
 def _date(text: str) -> dt.date:
@@ -100,27 +100,18 @@ def _run(args: argparse.Namespace, build) -> int:
     import duckdb
 
     from mpsql.cli.render import ProgressLine
-    from mpsql.errors import ConfigError, MpsqlError
 
     cancel = Cancellation(ProgressLine(sys.stderr) if sys.stderr.isatty() else None)
-    try:
-        con = open_connection(":memory:", account=args.account, demo=args.demo, cancel=cancel)
-    except ConfigError as exc:
-        print(f"mpsql: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except (duckdb.Error, MpsqlError) as exc:
-        print(f"mpsql: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    con = open_or_explain(":memory:", account=args.account, demo=args.demo, cancel=cancel, err=sys.stderr)
+    if isinstance(con, int):
+        return con
     try:
         try:
             sql = build(con)
         except duckdb.Error as exc:
-            from mpsql.cli.main import report_failure
-
             return report_failure(con, exc, sys.stderr, args.debug)
         statement = con.extract_statements(sql)[0]
         return run_statement(con, statement, fmt=args.format, max_rows=10_000, out=sys.stdout, err=sys.stderr,
                              debug=args.debug, cancel=cancel)
     finally:
         con.close()
-

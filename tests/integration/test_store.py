@@ -308,3 +308,24 @@ def test_mp_requests_numbers_the_requests_of_each_statement(con, emulator):
                        "GROUP BY ALL ORDER BY statement DESC LIMIT 2").fetchall()
     assert [n for _, n in rows] == [1, 2]  # the last statement cost one request, the first two
     assert rows[0][0] > rows[1][0]
+
+
+def test_mpsql_sync_and_mpsql_store_from_the_shell(emulator):
+    from tests.integration.test_cli import run
+
+    c = emulator.credentials
+    env = {"MP_API_URL": emulator.url, "MP_USERNAME": c.username, "MP_SECRET": c.secret,
+           "MP_PROJECT_ID": str(c.project_id)}
+    sync = ["sync", "--from", "2024-03-04", "--to", "2024-03-06", "--format", "csv"]
+    first = run(sync, env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[1].startswith("fetched,3,2024-03-04,2024-03-06,")
+    again = run(sync, env)
+    assert again.stdout.splitlines()[1].startswith("held,3,")
+    listed = run(["store", "list", "--format", "csv"], env)
+    assert [line.split(",")[0] for line in listed.stdout.splitlines()[1:]] == ["2024-03-04", "2024-03-05",
+                                                                               "2024-03-06"]
+    dropped = run(["store", "drop", "--from", "2024-03-05", "--to", "2024-03-05", "--format", "csv"], env)
+    assert dropped.stdout.splitlines() == ["dropped", "2024-03-05"]
+    bad = run(["sync", "--from", "2024-13-01"], env)
+    assert bad.returncode == 2 and "--from" in bad.stderr and "not a date" in bad.stderr

@@ -17,8 +17,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from mpsql.errors import InvalidResponse, StreamTruncated
-from mpsql.functions.export import SCHEMA, RowFilter, Window
-from mpsql.store.days import Selection
+from tests.properties.test_export_body import fetch
 
 DAY = dt.date(2024, 3, 1)
 START = 1_709_251_200  # 2024-03-01 00:00:00 UTC
@@ -62,22 +61,6 @@ def encode(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode() + b"\n"
 
 
-def fetch(chunks: list[bytes], compressed: bool) -> list[dict]:
-    scratch = Path(tempfile.mkdtemp())
-    window = Window(scratch, 0, DAY, DAY, Selection())(compressed)
-    try:
-        for chunk in chunks:
-            window.feed(chunk)
-        window.finish()
-        window.parsed.set()
-        rows = [r for b in window.read(RowFilter(dedupe=False), SCHEMA.names) for r in b.to_pylist()]
-    finally:
-        window.close()
-        window.release()
-        window.release()
-    return [{"event": r["event"], "properties": json.loads(r["properties"])} for r in rows]
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(body=lines, garbage=st.sampled_from([b"", b"", b"", b"<html>502 Bad Gateway</html>\n", b"\x00\xff\xfe\n"]),
@@ -93,7 +76,7 @@ def test_the_rows_are_exactly_the_events_sent_or_the_window_fails(body, garbage,
     wire = gzip.compress(data) if compressed else data
     pieces = [wire[i:i + chunk] for i in range(0, len(wire), chunk)]
     try:
-        got = fetch(pieces, compressed)
+        got = fetch(Path(tempfile.mkdtemp()), pieces, compressed)
     except (InvalidResponse, StreamTruncated) as exc:
         assert str(exc).startswith("export: ")  # a clear error, naming what failed
         event(f"failed: {type(exc).__name__}")
