@@ -259,10 +259,11 @@ class Density:
         self.trusted = self.trusted or self.rows >= PROBE_TRUST_ROWS
 
     def next_windows(self, start: dt.date, last: dt.date, fixed_days: int | None) -> list[tuple[dt.date, dt.date]]:
-        """The next requests from ``start`` towards ``last``: at most as many as run at once, so that a project
-        whose density changes over the range (one that grows, a launch) is planned again from what arrived."""
+        """The next requests from ``start`` towards ``last``: at most twice as many as run at once (so downloads
+        keep overlapping), after which a project whose density changes over the range (one that grows, a launch)
+        is planned again from what arrived."""
         windows = plan_windows(start, self.horizon(start, last), self.per_day, fixed_days=fixed_days)
-        return windows[:MAX_IN_FLIGHT]
+        return windows[:2 * MAX_IN_FLIGHT]
 
     def horizon(self, start: dt.date, last: dt.date) -> dt.date:
         """The last day the next windows may reach."""
