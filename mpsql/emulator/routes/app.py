@@ -17,13 +17,16 @@ def me(emu: Emulator, req: Request) -> Response:
     pid = c.project_id
     project = {"id": pid, "name": "mpsql emulator demo", "organization_id": emu.organization_id,
                "timezone": "UTC", "domain": "mixpanel.com", "cluster_name": "us", "role": {"name": "Admin"},
-               "has_workspaces": False}
+               "has_workspaces": len(emu.data_views) > 1}
+    # Data views (workspaces) by id, each naming its project; the first is the global one [E shape].
+    workspaces = {str(wid): {"id": wid, "name": name, "project_id": pid, "is_global": i == 0}
+                  for i, (wid, name) in enumerate(emu.data_views.items())}
     results = {
         "user_id": emu.organization_id + 1,
         "user_name": c.username,
         "user_email": c.username,
         "projects": {str(pid): project},
-        "workspaces": {},
+        "workspaces": workspaces,
         "organizations": {str(emu.organization_id): {"id": emu.organization_id, "name": "Emulator Org",
                                                      "role": "admin"}},
     }
