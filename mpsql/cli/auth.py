@@ -21,12 +21,19 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 from typing import Any
 
 from mpsql.api.regions import base_url
-from mpsql.config import MAX_PROJECT_ID, REGIONS, Account, ConfigStore, Secret, resolve_account
+from mpsql.config import (
+    MAX_PROJECT_ID,
+    REGIONS,
+    Account,
+    ConfigStore,
+    Secret,
+    env_has_credentials,
+    resolve_account,
+)
 from mpsql.errors import AuthError, ConfigError, MixpanelError, MpsqlError, TransportError
 
 __all__ = ["check_credentials", "main"]
@@ -87,6 +94,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add.add_argument("--project-id", "-p", type=_project_id, help="project id (required with --username)")
     add.add_argument("--region", "-r", choices=REGIONS, default="us", help="data residency (default: us)")
     add.add_argument("--api-url", help="one base URL for every API family (a proxy or the emulator)")
+    add.add_argument("--workspace-id", type=_project_id, help="the data view (workspace) Query API calls use")
     add.add_argument("--default", action="store_true", help="make it the default account")
 
     ls = sub.add_parser("list", aliases=["ls"], help="list the stored accounts (never the secrets)")
@@ -150,6 +158,7 @@ def _cmd_add(args: argparse.Namespace, store: ConfigStore) -> int:
         project_id=args.project_id,
         region=args.region,
         api_url=args.api_url,
+        workspace_id=args.workspace_id,
         source=f"config:{store.path}",
     )
     replaced = store.add(account, make_default=args.default)
@@ -200,12 +209,13 @@ def _cmd_list(args: argparse.Namespace, store: ConfigStore) -> int:
         _err(f"no accounts in {store.path}; "
              "add one with: mpsql auth add NAME --username USER --project-id ID")
     if _secret_env_set():
-        _err("note: MP_SECRET is set, so mpsql uses the credentials from the environment, not the default")
+        _err("note: MP_SECRET or MP_OAUTH_TOKEN is set, so mpsql uses the credentials from the environment, "
+             "not the default")
     return 0
 
 
 def _secret_env_set() -> bool:
-    return bool(os.environ.get("MP_SECRET", "").strip())
+    return env_has_credentials()
 
 
 def _cmd_remove(args: argparse.Namespace, store: ConfigStore) -> int:
