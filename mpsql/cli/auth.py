@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from typing import Any
 
@@ -209,8 +210,8 @@ def _cmd_list(args: argparse.Namespace, store: ConfigStore) -> int:
         _err(f"no accounts in {store.path}; "
              "add one with: mpsql auth add NAME --username USER --project-id ID")
     if _secret_env_set():
-        _err("note: MP_SECRET or MP_OAUTH_TOKEN is set, so mpsql uses the credentials from the environment, "
-             "not the default")
+        var = "MP_SECRET" if os.environ.get("MP_SECRET", "").strip() else "MP_OAUTH_TOKEN"
+        _err(f"note: {var} is set, so mpsql uses the credentials from the environment, not the default")
     return 0
 
 
