@@ -290,8 +290,8 @@ class MixpanelClient:
         record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(query), account=self.account.name,
                                method=method)
         if method == "POST":
-            # Form-encoded body (FACTS.md §5.2); project_id and workspace_id stay in the query string, where
-            # Mixpanel reads them (docs/mixpanel-api.md, "Data views").
+            # Form-encoded body; project_id and workspace_id stay in the query string, where Mixpanel reads
+            # them (docs/mixpanel-api.md, "Data views").
             url_params = {k: v for k, v in query.items() if k in ("project_id", "workspace_id")}
             form: dict[str, str] | None = {k: v for k, v in query.items() if k not in url_params}
         else:

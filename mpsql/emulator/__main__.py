@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"MP_SECRET={c.secret}")
     print(f"MP_PROJECT_ID={c.project_id}")
     print(f"# project secret (legacy auth): {emu.project_secret}", file=sys.stderr)
+    print(f"# OAuth token (MP_OAUTH_TOKEN, with MP_PROJECT_ID): {emu.oauth_token}", file=sys.stderr)
+    print(f"# data views (workspace ids): {', '.join(map(str, emu.data_views))}", file=sys.stderr)
     print(f"# data: {emu.dataset.first_date} .. {emu.dataset.last_date}; Ctrl-C to stop", file=sys.stderr)
     sys.stdout.flush()
     try:

@@ -64,3 +64,11 @@ def test_a_wrong_token_is_an_auth_error_that_never_shows_the_token(emulator):
         assert "Bearer" in repr(client._auth_header[:6]) and token not in repr(client)
     finally:
         client.close()
+
+
+def test_the_repl_history_filter_knows_the_environment_token(monkeypatch, tmp_path):
+    from mpsql.repl.history import configured_secrets
+
+    monkeypatch.setenv("MP_CONFIG_PATH", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("MP_OAUTH_TOKEN", "history-oauth-token-5150")
+    assert "history-oauth-token-5150" in configured_secrets()
