@@ -205,6 +205,18 @@ class Emulator:
                 raise HttpError(403, messages.WORKSPACE_FORBIDDEN)
 
 
+def _check_names(pairs: list[tuple[str, str]]) -> None:
+    """A name given twice, or in the ``name[]`` array form, is a 400: the emulator reads one value per name, and
+    keeping only one of them would answer a question nobody asked."""
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name.endswith("]") and "[" in name:
+            raise HttpError(400, f"parameter {name!r}: the name[] form is not understood; send a list as JSON text")
+        if name in seen:
+            raise HttpError(400, f"parameter {name!r} is given more than once")
+        seen.add(name)
+
+
 def _body_params(content_type: str, body: bytes, params: dict[str, str]) -> None:
     """Add a request body's parameters to ``params`` (the query string's value wins for a name in both).
 
@@ -220,7 +232,9 @@ def _body_params(content_type: str, body: bytes, params: dict[str, str]) -> None
     except UnicodeDecodeError:
         raise HttpError(400, "request body is not UTF-8 text") from None
     if kind == "application/x-www-form-urlencoded":
-        for k, v in parse_qsl(text, keep_blank_values=True):
+        pairs = parse_qsl(text, keep_blank_values=True)
+        _check_names(pairs)
+        for k, v in pairs:
             params.setdefault(k, v)
         return
     if kind == "application/json":
@@ -298,9 +312,11 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
-        params = dict(parse_qsl(split.query, keep_blank_values=True))
+        pairs = parse_qsl(split.query, keep_blank_values=True)
+        params = dict(pairs)
         encoding_error = None
         try:
+            _check_names(pairs)
             _body_params(self.headers.get("Content-Type") or "", body, params)
         except HttpError as e:
             encoding_error = e

@@ -104,6 +104,16 @@ def test_a_body_the_emulator_cannot_read_is_a_400(emu: Emulator, client: httpx.C
     assert not any(log.path == ENGAGE and log.status == 200 for log in emu.requests)
 
 
+@pytest.mark.parametrize("query", ["event=Purchase&event=Sign%20Up", "event[]=Purchase", "type=general&type=unique"])
+def test_a_parameter_twice_or_in_array_form_is_a_400(emu: Emulator, client: httpx.Client, query: str) -> None:
+    pid = emu.credentials.project_id
+    r = client.get(f"/api/query/segmentation?project_id={pid}&from_date=2024-03-25&to_date=2024-03-31&{query}")
+    assert r.status_code == 400, r.text
+    form = client.post(ENGAGE, params=_pid(emu), content=b"where=a&where=b",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 400 and "more than once" in form.json()["error"]
+
+
 # ---------------------------------------------------------------- OAuth Bearer tokens
 
 
