@@ -155,3 +155,12 @@ def test_data_views_accept_known_ids_and_refuse_unknown(emu: Emulator) -> None:
                                                                         to_date=str(dv.today)), "workspace_id": 502})
             assert export.status_code == 200
     assert json.dumps(me).count(c.secret) == 0
+
+
+def test_the_command_line_adds_data_views() -> None:
+    from mpsql.emulator.__main__ import build_parser
+
+    args = build_parser().parse_args(["--data-view", "501=EU only", "--data-view", "502=Web"])
+    assert dict(args.data_view) == {501: "EU only", 502: "Web"}
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--data-view", "x=EU"])
