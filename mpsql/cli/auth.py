@@ -291,6 +291,16 @@ def _summarize_me(me: dict[str, Any], account: Account) -> list[str]:
         else:
             label = project.get("name") if isinstance(project, dict) else None
             lines.append(f"project {account.project_id}" + (f": {label}" if label else ""))
+    views = info.get("workspaces")
+    if account.workspace_id is not None and isinstance(views, dict):
+        view = views.get(str(account.workspace_id))
+        if view is None:
+            known = ", ".join(sorted(map(str, views))) or "none"
+            lines.append(f"warning: data view {account.workspace_id} is not among the account's data views "
+                         f"(ids: {known})")
+        else:
+            label = view.get("name") if isinstance(view, dict) else None
+            lines.append(f"data view {account.workspace_id}" + (f": {label}" if label else ""))
     if not lines:
         keys = ", ".join(sorted(map(str, info)))
         if keys:
