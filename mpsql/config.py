@@ -555,8 +555,8 @@ class ConfigStore:
         """Every account, in file order (validated; raises ConfigError naming a broken one)."""
         doc = self._load()
         # mixpanel-headless's browser logins keep their tokens in its own store: not accounts mpsql can use
-        return [_account_from_table(n, t, self.path) for n, t in doc.get("accounts", {}).items()
-                if t.get("type") != "oauth_browser"]
+        return [_with_active_view(doc, _account_from_table(n, t, self.path), self.path)
+                for n, t in doc.get("accounts", {}).items() if t.get("type") != "oauth_browser"]
 
     def get(self, name: str) -> Account:
         """The named account; ConfigError listing the configured names if there is none."""
@@ -788,7 +788,7 @@ def _named(store: ConfigStore, name: str, via: str | None, env: Mapping[str, str
         raise ConfigError(
             f"{prefix}there is no account named {name!r} in {store.path}; {_configured(accounts)}"
         )
-    return _account_from_table(name, accounts[name], store.path, env)
+    return _with_active_view(doc, _account_from_table(name, accounts[name], store.path, env), store.path)
 
 
 def _default(store: ConfigStore, env: Mapping[str, str]) -> Account:
@@ -817,11 +817,16 @@ def _default(store: ConfigStore, env: Mapping[str, str]) -> Account:
             f"the default account {default!r} in {store.path} does not exist; {_configured(accounts)}. "
             "Choose one with: mpsql auth default NAME"
         )
-    account = _account_from_table(default, accounts[default], store.path, env)
+    return _with_active_view(doc, _account_from_table(default, accounts[default], store.path, env), store.path)
+
+
+def _with_active_view(doc: Mapping[str, Any], account: Account, path: Path) -> Account:
+    """``account`` with mixpanel-headless's ``[active] workspace`` as its data view, when it is the active account
+    and has no ``workspace_id`` of its own."""
     active = doc.get("active")
-    workspace = active.get("workspace") if isinstance(active, dict) and active.get("account") == default else None
-    if workspace is not None and account.workspace_id is None:  # mixpanel-headless's chosen data view
-        if isinstance(workspace, bool) or not isinstance(workspace, int):
-            raise ConfigError(f"config file {store.path}: [active] workspace must be a data view's id (an integer)")
-        account = dataclasses.replace(account, workspace_id=workspace)
-    return account
+    workspace = active.get("workspace") if isinstance(active, dict) and active.get("account") == account.name else None
+    if workspace is None or account.workspace_id is not None:
+        return account
+    if isinstance(workspace, bool) or not isinstance(workspace, int) or not 0 < workspace <= MAX_PROJECT_ID:
+        raise ConfigError(f"config file {path}: [active] workspace must be a data view's id (a positive integer)")
+    return dataclasses.replace(account, workspace_id=workspace)

@@ -182,6 +182,8 @@ def _cmd_list(args: argparse.Namespace, store: ConfigStore) -> int:
             "default": a.name == default,
             "username": a.username,
             "legacy": a.is_legacy,
+            "kind": a.kind,
+            "workspace_id": a.workspace_id,
             "project_id": a.project_id,
             "region": a.region,
             "api_url": a.api_url,
@@ -196,7 +198,8 @@ def _cmd_list(args: argparse.Namespace, store: ConfigStore) -> int:
             [
                 "*" if r["default"] else "",
                 r["name"],
-                r["username"] if r["username"] else "(project secret)",
+                r["username"] if r["username"] else "(OAuth token)" if r["kind"] == "oauth_token"
+                else "(project secret)",
                 "" if r["project_id"] is None else str(r["project_id"]),
                 r["region"],
                 r["api_url"] or "",

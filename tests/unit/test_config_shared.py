@@ -49,6 +49,8 @@ def test_a_mixpanel_headless_file_resolves_its_accounts(tmp_path, monkeypatch):
     assert team.secret.reveal() == "fixture-team-secret-7d1f09a3c4"
 
     ci = resolve_account("ci", env={"FIXTURE_MP_TOKEN": "tok-from-env-1234"}, path=path)
+    assert resolve_account("team", env={}, path=path).workspace_id == 4242  # named, still the active account
+    assert ci.workspace_id is None  # the active data view is the active account's only
     assert ci.bearer and ci.kind == "oauth_token" and ci.project_id == 314159 and ci.username is None
     assert ci.secret.reveal() == "tok-from-env-1234" and "tok-from-env" not in repr(ci)
 
@@ -193,3 +195,21 @@ def test_mp_oauth_token_with_mp_project_id(tmp_path):
     # a service account in the environment wins over a token
     sa = resolve_account(env={**env, "MP_SECRET": "sa-secret-1", "MP_USERNAME": "sa"}, path=tmp_path / "n.toml")
     assert not sa.bearer and sa.username == "sa"
+
+
+def test_auth_list_reads_a_mixpanel_headless_file(tmp_path, monkeypatch, capsys):
+    import json
+
+    from mpsql.cli import auth
+
+    path = copy_fixture("mixpanel-headless.toml", tmp_path)
+    monkeypatch.setenv("MP_CONFIG_PATH", str(path))
+    monkeypatch.setenv("FIXTURE_MP_TOKEN", "tok-from-env-1234")
+    assert auth.main(["list"]) == 0
+    out, err = capsys.readouterr()
+    assert "(OAuth token)" in out and "team-reader" in out and "tok-from-env" not in out + err
+    assert auth.main(["list", "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["default"] == "team"
+    assert [(a["name"], a["kind"], a["project_id"], a["workspace_id"]) for a in listed["accounts"]] == [
+        ("team", "service_account", 271828, 4242), ("ci", "oauth_token", 314159, None)]
