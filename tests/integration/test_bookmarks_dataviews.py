@@ -11,11 +11,46 @@ import pytest
 
 import mpsql
 from mpsql.api.ratelimit import RateLimits
+from mpsql.config import Account, Secret
 from mpsql.connection import context_of
 from mpsql.errors import ArgumentError
 from tests.conftest import FAST_RETRY, NOW, TODAY
 
-GLOBAL_VIEW = 3_000_007 * 10 + 1  # the session emulator's project 3000007: its global data view's id
+
+@pytest.fixture(scope="module")
+def small_emu():
+    """A small project of its own (35 days, 120 users): the saved reports it runs take a moment, not half a
+    minute."""
+    from mpsql.emulator import Emulator
+    from mpsql.emulator import RateLimits as ServerLimits
+
+    with Emulator(seed=5, today=TODAY, days=35, users=120, rate_limits=ServerLimits.unlimited(),
+                  data_views={501: "EU only"}) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emulator(small_emu):
+    small_emu.reset()
+    yield small_emu
+    small_emu.reset()
+
+
+@pytest.fixture
+def account(emulator) -> Account:
+    c = emulator.credentials
+    return Account("small", c.username, Secret(c.secret), c.project_id, api_url=emulator.url, source="test")
+
+
+@pytest.fixture
+def con(account):
+    connection = _connect(account)
+    yield connection
+    connection.close()
+
+
+def _global_view(emu) -> int:
+    return next(iter(emu.data_views))
 
 
 def _connect(account) -> duckdb.DuckDBPyConnection:
@@ -47,7 +82,7 @@ def test_mp_bookmarks_lists_saved_reports_whose_ids_the_report_functions_take(co
     assert flows == [(9201,)]
     assert con.execute("SELECT count(*) FROM mp_flows(9201)").fetchone()[0] > 0
     funnel = con.execute("SELECT min(id) FROM mp_bookmarks(type := 'funnels')").fetchone()[0]
-    assert con.execute(f"SELECT count(*) FROM mp_funnel({funnel}, DATE '2024-03-01', DATE '2024-03-07')"
+    assert con.execute(f"SELECT count(*) FROM mp_funnel({funnel}, DATE '2024-03-20', DATE '2024-03-26')"
                        ).fetchone()[0] > 0
     assert emulator.requests[1].params == {"v": "2", "type": "insights"}
 
@@ -68,12 +103,13 @@ def test_mp_bookmarks_refuses_a_bad_type_before_any_request(con, emulator):
 
 
 def test_workspace_argument_is_sent_on_query_calls(con, emulator):
-    assert con.execute(f"SELECT count(*) FROM mp_events(workspace := {GLOBAL_VIEW})").fetchone()[0] > 0
-    con.execute("SELECT * FROM mp_segmentation('Purchase', DATE '2024-03-01', DATE '2024-03-03', "
-                f"workspace := {GLOBAL_VIEW})").fetchall()
-    con.execute(f"SELECT * FROM mp_profiles(workspace := {GLOBAL_VIEW}) LIMIT 3").fetchall()
+    view = 501
+    assert con.execute(f"SELECT count(*) FROM mp_events(workspace := {view})").fetchone()[0] > 0
+    con.execute("SELECT * FROM mp_segmentation('Purchase', DATE '2024-03-20', DATE '2024-03-22', "
+                f"workspace := {view})").fetchall()
+    con.execute(f"SELECT * FROM mp_profiles(workspace := {view}) LIMIT 3").fetchall()
     logs = emulator.requests
-    assert [r.params.get("workspace_id") for r in logs] == [str(GLOBAL_VIEW)] * len(logs) and len(logs) >= 3
+    assert [r.params.get("workspace_id") for r in logs] == [str(view)] * len(logs) and len(logs) >= 3
     # an unknown data view is Mixpanel's 403, named
     with pytest.raises(duckdb.Error, match="data view"):
         con.execute("SELECT * FROM mp_events(workspace := 99)").fetchall()
@@ -90,7 +126,8 @@ def test_signatures_offer_workspace_before_account(con):
 
 
 def test_the_accounts_data_view_applies_to_query_calls_not_export(account, emulator):
-    con = _connect(dataclasses.replace(account, workspace_id=GLOBAL_VIEW))
+    view = _global_view(emulator)
+    con = _connect(dataclasses.replace(account, workspace_id=view))
     try:
         con.execute("SELECT count(*) FROM mp_events()").fetchall()
         con.execute("SELECT count(*) FROM mp_export(DATE '2024-03-30', DATE '2024-03-30')").fetchall()
@@ -98,22 +135,23 @@ def test_the_accounts_data_view_applies_to_query_calls_not_export(account, emula
     finally:
         con.close()
     by_family = {r.path: r for r in emulator.requests}
-    assert by_family["/api/query/events/names"].params["workspace_id"] == str(GLOBAL_VIEW)
+    assert by_family["/api/query/events/names"].params["workspace_id"] == str(view)
     assert "workspace_id" not in by_family["/api/2.0/export"].params
-    assert f"/api/app/workspaces/{GLOBAL_VIEW}/bookmarks" in by_family
+    assert f"/api/app/workspaces/{view}/bookmarks" in by_family
 
 
 def test_mp_workspace_id_applies_and_a_bad_one_is_named(account, emulator, monkeypatch, tmp_path):
     from mpsql.config import ConfigStore
 
+    view = _global_view(emulator)
     path = tmp_path / "config.toml"
     ConfigStore(path).add(account)
     monkeypatch.setenv("MP_CONFIG_PATH", str(path))
-    monkeypatch.setenv("MP_WORKSPACE_ID", str(GLOBAL_VIEW))
+    monkeypatch.setenv("MP_WORKSPACE_ID", str(view))
     con = _connect(None)
     try:
         con.execute("SELECT count(*) FROM mp_events()").fetchall()
-        assert emulator.requests[-1].params["workspace_id"] == str(GLOBAL_VIEW)
+        assert emulator.requests[-1].params["workspace_id"] == str(view)
         monkeypatch.setenv("MP_WORKSPACE_ID", "all")
         with pytest.raises(duckdb.Error, match="MP_WORKSPACE_ID must be a positive integer"):
             _connect(None).execute("SELECT count(*) FROM mp_top_events()").fetchall()

@@ -13,6 +13,16 @@ from mpsql.config import Account, Secret
 from mpsql.errors import AuthError
 
 
+@pytest.fixture(scope="module")
+def emulator():
+    """A small project of its own: these tests are about credentials, not data."""
+    from mpsql.emulator import Emulator
+    from mpsql.emulator import RateLimits as ServerLimits
+
+    with Emulator(seed=3, days=5, users=60, rate_limits=ServerLimits.unlimited()) as emu:
+        yield emu
+
+
 @pytest.fixture
 def oauth_env(emulator, monkeypatch, tmp_path):
     monkeypatch.setenv("MP_CONFIG_PATH", str(tmp_path / "none.toml"))
