@@ -10,7 +10,9 @@ import mpsql
 from mpsql.api.client import MixpanelClient
 from mpsql.api.ratelimit import RateLimits
 from mpsql.config import Account, Secret
+from mpsql.connection import context_of
 from mpsql.errors import AuthError
+from tests.conftest import TODAY
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +21,7 @@ def emulator():
     from mpsql.emulator import Emulator
     from mpsql.emulator import RateLimits as ServerLimits
 
-    with Emulator(seed=3, days=5, users=60, rate_limits=ServerLimits.unlimited()) as emu:
+    with Emulator(seed=3, today=TODAY, days=5, users=60, rate_limits=ServerLimits.unlimited()) as emu:
         yield emu
 
 
@@ -35,8 +37,11 @@ def oauth_env(emulator, monkeypatch, tmp_path):
 def test_an_oauth_token_from_the_environment_queries_the_project(oauth_env):
     con = mpsql.connect(rate_limits=RateLimits.unlimited())
     try:
+        context_of(con).today = lambda: TODAY
         events = con.execute("SELECT count(*) FROM mp_events()").fetchone()[0]
         assert events > 0
+        exported = con.execute("SELECT count(*) FROM mp_export(DATE '2024-03-30', DATE '2024-03-30')").fetchone()[0]
+        assert exported > 0 and oauth_env.requests[-1].path == "/api/2.0/export"
         rows = con.execute("SELECT name, kind, username, project_id, in_use, source FROM mp_accounts()").fetchall()
         assert rows == [("env", "oauth_token", None, oauth_env.credentials.project_id, True, "environment")]
         shown = str(con.execute("SELECT * FROM mp_accounts()").fetchall()) + \
