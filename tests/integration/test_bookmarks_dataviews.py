@@ -157,3 +157,11 @@ def test_mp_workspace_id_applies_and_a_bad_one_is_named(account, emulator, monke
             _connect(None).execute("SELECT count(*) FROM mp_top_events()").fetchall()
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "'eu'", "true"])
+def test_a_bad_workspace_is_named_before_any_request(con, emulator, bad):
+    with pytest.raises(duckdb.Error, match="workspace"):
+        con.execute(f"SELECT * FROM mp_segmentation('Purchase', DATE '2024-03-20', DATE '2024-03-22', "
+                    f"workspace := {bad})").fetchall()
+    assert isinstance(context_of(con).last_error, ArgumentError) and emulator.requests == []
