@@ -1,20 +1,37 @@
 """Accounts and credential resolution.
 
 Credentials come from the environment (``MP_USERNAME``, ``MP_SECRET``, ``MP_PROJECT_ID``, ``MP_REGION``,
-``MP_API_URL``) or from named accounts in a TOML file, ``~/.mp/config.toml`` unless ``MP_CONFIG_PATH`` says
-otherwise::
+``MP_API_URL`` or ``MP_API_BASE_URL``; or ``MP_OAUTH_TOKEN`` with ``MP_PROJECT_ID`` for an OAuth Bearer token)
+or from named accounts in a TOML file, ``~/.mp/config.toml`` unless ``MP_CONFIG_PATH`` says otherwise. The file
+is shared with Mixpanel's own Python clients, and both of their layouts are read (docs/mixpanel-api.md,
+"Mixpanel's clients' config file")::
 
-    default = "prod"
+    default = "prod"              # mixpanel_data's layout (and mpsql's before 0.x)
 
     [accounts.prod]
     username = "sa.user"      # service account; omit for a legacy project secret
     secret = "..."
     project_id = 12345        # required with username
     region = "us"             # us | eu | in
-    api_url = "http://127.0.0.1:8123"   # optional: one base URL for every API family
+    api_url = "http://127.0.0.1:8123"   # optional (mpsql): one base URL for every API family
+    workspace_id = 777        # optional (mpsql): the data view Query API calls use
 
-:func:`resolve_account` picks the account: an explicit name, else ``MP_SECRET`` and friends, else
-``MP_ACCOUNT``, else the file's default. ``MP_REGION`` and ``MP_API_URL`` then override the chosen account.
+    [active]                      # mixpanel-headless's layout
+    account = "prod"
+
+    [accounts.prod]
+    type = "service_account"  # service_account | oauth_token (oauth_browser: not usable by mpsql)
+    username = "sa.user"
+    secret = "..."
+    default_project = "12345"
+    region = "us"
+
+Keys mpsql does not know are kept when it rewrites the file (``auth add``/``remove``/``default``), and it writes
+in the layout the file already has; a new file gets mixpanel-headless's layout, which mixpanel-headless reads.
+
+:func:`resolve_account` picks the account: an explicit name, else ``MP_SECRET`` and friends (then
+``MP_OAUTH_TOKEN``), else ``MP_ACCOUNT``, else the file's ``default`` (else its ``[active] account``).
+``MP_REGION``, ``MP_API_URL``/``MP_API_BASE_URL`` and ``MP_WORKSPACE_ID`` then override the chosen account.
 
 The file holds secrets, so it is read only when it is a regular file (not a symlink) that grants no
 permission to group or others, and it is always written atomically with mode 0600. Every change (add,
@@ -29,6 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import fcntl
 import hmac
 import os
@@ -52,15 +70,22 @@ __all__ = [
     "ConfigStore",
     "Region",
     "Secret",
+    "account_from_env",
     "config_path",
+    "env_has_credentials",
     "resolve_account",
 ]
 
 Region = Literal["us", "eu", "in"]
 REGIONS: tuple[str, ...] = get_args(Region)
 
-#: The keys an ``[accounts.NAME]`` table may hold.
-ACCOUNT_KEYS: tuple[str, ...] = ("username", "secret", "project_id", "region", "api_url")
+#: The keys of an ``[accounts.NAME]`` table mpsql reads: its own, mixpanel_data's and mixpanel-headless's.
+#: Other keys are kept as they are (another tool wrote them), unless one looks like a misspelt known key.
+ACCOUNT_KEYS: tuple[str, ...] = ("username", "secret", "project_id", "region", "api_url", "workspace_id",
+                                 "type", "default_project", "token", "token_env")
+
+#: mixpanel-headless's account types mpsql can use (an ``oauth_browser`` login lives in its own token store).
+_HEADLESS_TYPES = ("service_account", "oauth_token")
 
 DEFAULT_CONFIG_PATH = Path("~/.mp/config.toml")
 
@@ -141,6 +166,8 @@ class Account:
     api_url: str | None = None
     source: str = ""
     store_key: str | None = None  # the event store's folder for this project, when the host cannot say (the demo)
+    bearer: bool = False  # the secret is an OAuth access token, sent as ``Authorization: Bearer``
+    workspace_id: int | None = None  # the data view sent with Query API calls
 
     def __post_init__(self) -> None:
         where = f"account {self.name!r}" + (f" ({self.source})" if self.source else "")
@@ -169,6 +196,15 @@ class Account:
         if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid <= MAX_PROJECT_ID):
             raise ConfigError(f"{where}: project_id must be a positive integer, not {_show(pid)} "
                               f"(at most {MAX_PROJECT_ID})")
+        if self.bearer and username is not None:
+            raise ConfigError(f"{where}: an OAuth token account has no username")
+        if self.bearer and pid is None:
+            raise ConfigError(f"{where}: project_id is required with an OAuth token (MP_PROJECT_ID, or "
+                              "default_project in the config file)")
+        wid = self.workspace_id
+        if wid is not None and (isinstance(wid, bool) or not isinstance(wid, int) or not 0 < wid <= MAX_PROJECT_ID):
+            raise ConfigError(f"{where}: workspace_id must be a positive integer (a data view's id), not "
+                              f"{_show(wid)}")
         if username is not None and pid is None:
             raise ConfigError(
                 f"{where}: project_id is required for a service account (username {username!r}); "
@@ -197,21 +233,31 @@ class Account:
 
     @property
     def is_legacy(self) -> bool:
-        """True for a legacy project secret (no username)."""
-        return self.username is None
+        """True for a legacy project secret (no username, not an OAuth token)."""
+        return self.username is None and not self.bearer
+
+    @property
+    def kind(self) -> str:
+        """``service_account``, ``oauth_token`` or ``project_secret``."""
+        return "oauth_token" if self.bearer else "project_secret" if self.is_legacy else "service_account"
 
     def basic_auth(self) -> tuple[str, str]:
         """The HTTP Basic (user, password) pair. Reveals the secret: for the HTTP layer only."""
+        if self.bearer:
+            raise ConfigError(f"account {self.name!r} holds an OAuth token, which is sent as a Bearer token")
         if self.username is None:
             return (self.secret.reveal(), "")
         return (self.username, self.secret.reveal())
 
     def describe(self) -> str:
         """A one-line, secret-free description, e.g. ``service account sa.user, project 12345, region us``."""
-        kind = "project secret (legacy)" if self.is_legacy else f"service account {self.username}"
+        kind = ("OAuth token" if self.bearer else "project secret (legacy)" if self.is_legacy
+                else f"service account {self.username}")
         parts = [kind]
         if self.project_id is not None:
             parts.append(f"project {self.project_id}")
+        if self.workspace_id is not None:
+            parts.append(f"data view {self.workspace_id}")
         parts.append(f"region {self.region}")
         if self.api_url:
             parts.append(f"api_url {self.api_url}")
@@ -277,6 +323,11 @@ def _check_shape(doc: dict[str, Any], path: Path) -> None:
     default = doc.get("default")
     if default is not None and not isinstance(default, str):
         raise ConfigError(f"config file {path}: 'default' must be an account name (a string)")
+    active = doc.get("active")
+    if active is not None and not isinstance(active, dict):
+        raise ConfigError(f"config file {path}: 'active' must be a table ([active] account = \"NAME\")")
+    if isinstance(active, dict) and not isinstance(active.get("account", ""), str):
+        raise ConfigError(f"config file {path}: [active] account must be an account name (a string)")
     accounts = doc.get("accounts", {})
     if not isinstance(accounts, dict):
         raise ConfigError(f"config file {path}: 'accounts' must be a table of [accounts.NAME] tables")
@@ -285,40 +336,126 @@ def _check_shape(doc: dict[str, Any], path: Path) -> None:
             raise ConfigError(f"config file {path}: accounts.{name} must be a table ([accounts.{name}])")
 
 
-def _account_from_table(name: str, table: Mapping[str, Any], path: Path) -> Account:
+def _account_from_table(name: str, table: Mapping[str, Any], path: Path,
+                        env: Mapping[str, str] | None = None) -> Account:
     where = f"account {name!r} in {path}"
-    unknown = [k for k in table if k not in ACCOUNT_KEYS]
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key {', '.join(map(repr, unknown))} (known keys: {', '.join(ACCOUNT_KEYS)})"
-        )
+    for key in table:  # another tool's keys are fine; a misspelt known key is not
+        close = difflib.get_close_matches(key, ACCOUNT_KEYS, n=1, cutoff=0.8) if key not in ACCOUNT_KEYS else []
+        if close:
+            raise ConfigError(f"{where}: unknown key {key!r} (did you mean {close[0]!r}? known keys: "
+                              f"{', '.join(ACCOUNT_KEYS)})")
+    kind = table.get("type")
+    if kind is not None and kind not in _HEADLESS_TYPES:
+        if kind == "oauth_browser":
+            raise ConfigError(f"{where} is a browser login of mixpanel-headless (type 'oauth_browser'), which "
+                              "mpsql cannot use: add a service account (mpsql auth add), or export "
+                              "MP_OAUTH_TOKEN and MP_PROJECT_ID")
+        raise ConfigError(f"{where}: type must be one of {', '.join(_HEADLESS_TYPES)}, not {_show(kind)}")
+    project_id = _table_project(where, table)
+    common: dict[str, Any] = {"name": name, "project_id": project_id, "region": table.get("region", "us"),
+                              "api_url": table.get("api_url"), "workspace_id": table.get("workspace_id"),
+                              "source": f"config:{path}"}
+    if kind == "oauth_token":
+        token = table.get("token")
+        if token is None and table.get("token_env") is not None:
+            var = table["token_env"]
+            if not isinstance(var, str) or not var.strip():
+                raise ConfigError(f"{where}: token_env must name an environment variable")
+            token = _env(os.environ if env is None else env, var.strip())
+            if token is None:
+                raise ConfigError(f"{where} reads its OAuth token from ${var.strip()}, which is not set")
+        if not isinstance(token, str) or not token.strip():
+            raise ConfigError(f"{where}: an oauth_token account needs token (a string) or token_env")
+        return Account(username=None, secret=Secret(token.strip()), bearer=True, **common)
     secret = table.get("secret")
     if secret is None:
         raise ConfigError(f"{where} has no secret; store it again with: mpsql auth add {name} ...")
     if not isinstance(secret, str):
         raise ConfigError(f"{where}: secret must be a string")
-    return Account(
-        name=name,
-        username=table.get("username"),
-        secret=Secret(secret),
-        project_id=table.get("project_id"),
-        region=table.get("region", "us"),
-        api_url=table.get("api_url"),
-        source=f"config:{path}",
-    )
+    if kind == "service_account" and table.get("username") is None:
+        raise ConfigError(f"{where}: a service_account needs a username")
+    return Account(username=table.get("username"), secret=Secret(secret), **common)
 
 
-def _account_to_table(account: Account) -> dict[str, Any]:
-    table: dict[str, Any] = {}
-    if account.username is not None:
+def _table_project(where: str, table: Mapping[str, Any]) -> Any:
+    """``project_id`` (mixpanel_data, mpsql) or ``default_project`` (mixpanel-headless: digits as text)."""
+    pid = table.get("project_id")
+    raw = table.get("default_project")
+    if raw is None:
+        return pid
+    other = int(raw) if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit() else raw
+    if isinstance(other, bool) or not isinstance(other, int):
+        raise ConfigError(f"{where}: default_project must be a project id (digits), not {_show(raw)}")
+    if pid is not None and pid != other:
+        raise ConfigError(f"{where}: project_id {_show(pid)} and default_project {_show(raw)} disagree; "
+                          "keep one of them")
+    return other
+
+
+#: The keys of an account table mpsql writes; any other key of the table is another tool's and is kept.
+_MANAGED_KEYS = ("type", "username", "secret", "token", "token_env", "project_id", "default_project", "region",
+                 "api_url", "workspace_id")
+
+
+def _account_to_table(account: Account, old: Mapping[str, Any] | None, headless: bool) -> dict[str, Any]:
+    """The ``[accounts.NAME]`` table for ``account``: the old table's foreign keys kept, then mpsql's.
+
+    ``headless``: write mixpanel-headless's layout (``type``, ``default_project`` as text), else
+    mixpanel_data's (``project_id``). A legacy project secret has no mixpanel-headless type, and an OAuth token
+    has no mixpanel_data form: each is written in the one layout that can hold it.
+    """
+    table: dict[str, Any] = {k: v for k, v in (old or {}).items() if k not in _MANAGED_KEYS}
+    if account.bearer:
+        headless = True
+        table["type"] = "oauth_token"
+        table["token"] = account.secret.reveal()
+    elif account.username is not None:
+        if headless:
+            table["type"] = "service_account"
         table["username"] = account.username
-    table["secret"] = account.secret.reveal()
+        table["secret"] = account.secret.reveal()
+    else:
+        headless = False
+        table["secret"] = account.secret.reveal()
     if account.project_id is not None:
-        table["project_id"] = account.project_id
+        if headless:
+            table["default_project"] = str(account.project_id)
+        else:
+            table["project_id"] = account.project_id
     table["region"] = account.region
     if account.api_url is not None:
         table["api_url"] = account.api_url
+    if account.workspace_id is not None:
+        table["workspace_id"] = account.workspace_id
     return table
+
+
+def _is_headless(doc: Mapping[str, Any]) -> bool:
+    """Whether the file is in mixpanel-headless's layout: it has ``[active]`` or a typed account, or no account
+    yet and no ``default`` (a new file is written in that layout)."""
+    accounts = doc.get("accounts") or {}
+    if "active" in doc or any(isinstance(t, dict) and "type" in t for t in accounts.values()):
+        return True
+    return not accounts and "default" not in doc
+
+
+def _default_of(doc: Mapping[str, Any]) -> str | None:
+    """The default account's name: ``default`` (mixpanel_data), else ``[active] account`` (mixpanel-headless)."""
+    default = doc.get("default")
+    if default is None and isinstance(doc.get("active"), dict):
+        default = doc["active"].get("account")
+    return default
+
+
+def _set_default(doc: dict[str, Any], name: str, headless: bool) -> None:
+    """Point the file's default at ``name`` in each place the file's layout keeps it."""
+    active = doc.get("active") if isinstance(doc.get("active"), dict) else None
+    if headless or active is not None:
+        if active is None or active.get("account") != name:
+            (doc.setdefault("active", {})).pop("workspace", None)
+        doc.setdefault("active", {})["account"] = name
+    if not headless or "default" in doc:
+        doc["default"] = name
 
 
 def _make_parent(path: Path) -> None:
@@ -411,13 +548,15 @@ class ConfigStore:
         return list(self._load().get("accounts", {}))
 
     def default_name(self) -> str | None:
-        """The ``default`` entry, or None."""
-        return self._load().get("default")
+        """The ``default`` entry (else mixpanel-headless's ``[active] account``), or None."""
+        return _default_of(self._load())
 
     def list_accounts(self) -> list[Account]:
         """Every account, in file order (validated; raises ConfigError naming a broken one)."""
         doc = self._load()
-        return [_account_from_table(n, t, self.path) for n, t in doc.get("accounts", {}).items()]
+        # mixpanel-headless's browser logins keep their tokens in its own store: not accounts mpsql can use
+        return [_with_active_view(doc, _account_from_table(n, t, self.path), self.path)
+                for n, t in doc.get("accounts", {}).items() if t.get("type") != "oauth_browser"]
 
     def get(self, name: str) -> Account:
         """The named account; ConfigError listing the configured names if there is none."""
@@ -450,11 +589,13 @@ class ConfigStore:
             )
         with _locked(self.path):
             doc = self._load()
+            headless = _is_headless(doc)
             accounts = doc.setdefault("accounts", {})
             replaced = account.name in accounts
-            accounts[account.name] = _account_to_table(account)
-            if make_default or not doc.get("default") or doc["default"] not in accounts:
-                doc["default"] = account.name
+            accounts[account.name] = _account_to_table(account, accounts.get(account.name), headless)
+            default = _default_of(doc)
+            if make_default or not default or default not in accounts:
+                _set_default(doc, account.name, headless)
             self._save(doc)
         return replaced
 
@@ -465,16 +606,24 @@ class ConfigStore:
         """
         with _locked(self.path):
             doc = self._load()
+            headless = _is_headless(doc)
             accounts = doc.get("accounts", {})
             if name not in accounts:
                 raise ConfigError(f"no account named {name!r} in {self.path}; {_configured(accounts)}")
             del accounts[name]
+            was_default = _default_of(doc) == name
+            active = doc.get("active")
+            if isinstance(active, dict) and active.get("account") == name:  # no pointer may dangle
+                active.pop("account", None)
+                active.pop("workspace", None)  # the data view chosen for that account
+                if not active:
+                    doc.pop("active")
             if doc.get("default") == name:
                 doc.pop("default")
-                if len(accounts) == 1:
-                    doc["default"] = next(iter(accounts))
+            if was_default and len(accounts) == 1:
+                _set_default(doc, next(iter(accounts)), headless)
             self._save(doc)
-        return doc.get("default")
+        return _default_of(doc)
 
     def set_default(self, name: str) -> None:
         """Make ``name`` the default account."""
@@ -483,7 +632,7 @@ class ConfigStore:
             accounts = doc.get("accounts", {})
             if name not in accounts:
                 raise ConfigError(f"no account named {name!r} in {self.path}; {_configured(accounts)}")
-            doc["default"] = name
+            _set_default(doc, name, _is_headless(doc))
             self._save(doc)
 
 
@@ -513,23 +662,55 @@ def _env_region(env: Mapping[str, str]) -> str | None:
 
 
 def _env_api_url(env: Mapping[str, str]) -> str | None:
-    url = _env(env, "MP_API_URL")
+    """``MP_API_URL`` (mpsql) or ``MP_API_BASE_URL`` (Mixpanel's Python clients): one base URL."""
+    url, base = _env(env, "MP_API_URL"), _env(env, "MP_API_BASE_URL")
+    if url is not None and base is not None and url.rstrip("/") != base.rstrip("/"):
+        raise ConfigError(f"MP_API_URL ({_show(url)}) and MP_API_BASE_URL ({_show(base)}) disagree; "
+                          "set one of them")
+    name = "MP_API_URL" if url is not None else "MP_API_BASE_URL"
+    url = url or base
     if url is not None and not re.match(r"^https?://[^/\s]+", url):
-        raise ConfigError(f"MP_API_URL must be an http:// or https:// URL, not {_show(url)}")
+        raise ConfigError(f"{name} must be an http:// or https:// URL, not {_show(url)}")
     return url
+
+
+def _env_id(env: Mapping[str, str], key: str, what: str) -> int | None:
+    raw = _env(env, key)
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= MAX_PROJECT_ID:
+        raise ConfigError(f"{key} must be a positive integer ({what}), not {_show(raw)} (at most {MAX_PROJECT_ID})"
+                          if what != "the project id" else
+                          f"{key} must be a positive integer, not {_show(raw)} (at most {MAX_PROJECT_ID})")
+    return int(raw)
+
+
+def env_has_credentials(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the environment holds credentials (``MP_SECRET`` or ``MP_OAUTH_TOKEN``), which win over the file."""
+    env = os.environ if env is None else env
+    return _env(env, "MP_SECRET") is not None or _env(env, "MP_OAUTH_TOKEN") is not None
+
+
+def account_from_env(env: Mapping[str, str] | None = None) -> Account:
+    """The account the environment describes (``MP_SECRET`` and friends, else ``MP_OAUTH_TOKEN``)."""
+    env = os.environ if env is None else env
+    if _env(env, "MP_SECRET") is None and _env(env, "MP_OAUTH_TOKEN") is not None:
+        project_id = _env_id(env, "MP_PROJECT_ID", "the project id")
+        if project_id is None:
+            raise ConfigError("MP_PROJECT_ID is not set: an OAuth token (MP_OAUTH_TOKEN) needs the project id "
+                              "too, e.g. export MP_PROJECT_ID=12345 (Mixpanel: Project Settings)")
+        return Account(name="env", username=None, secret=Secret(_env(env, "MP_OAUTH_TOKEN") or ""),
+                       project_id=project_id, region=cast(Region, _env_region(env) or "us"),
+                       api_url=_env_api_url(env), source="environment", bearer=True,
+                       workspace_id=_env_id(env, "MP_WORKSPACE_ID", "a data view's id"))
+    return _account_from_env(env)
 
 
 def _account_from_env(env: Mapping[str, str]) -> Account:
     secret = _env(env, "MP_SECRET")
     assert secret is not None
     username = _env(env, "MP_USERNAME")
-    raw_pid = _env(env, "MP_PROJECT_ID")
-    project_id: int | None = None
-    if raw_pid is not None:
-        if not raw_pid.isdigit() or not 0 < int(raw_pid) <= MAX_PROJECT_ID:
-            raise ConfigError(f"MP_PROJECT_ID must be a positive integer, not {_show(raw_pid)} "
-                              f"(at most {MAX_PROJECT_ID})")
-        project_id = int(raw_pid)
+    project_id = _env_id(env, "MP_PROJECT_ID", "the project id")
     if username is not None and project_id is None:
         raise ConfigError(
             "MP_PROJECT_ID is not set: a service account (MP_USERNAME) needs the project id too, "
@@ -544,6 +725,7 @@ def _account_from_env(env: Mapping[str, str]) -> Account:
         region=cast(Region, _env_region(env) or "us"),
         api_url=_env_api_url(env),
         source="environment",
+        workspace_id=_env_id(env, "MP_WORKSPACE_ID", "a data view's id"),
     )
 
 
@@ -557,7 +739,9 @@ def resolve_account(
 
     Order: ``name`` (an account in the file); else ``MP_SECRET`` (with ``MP_USERNAME``, ``MP_PROJECT_ID``,
     ``MP_REGION``, ``MP_API_URL``); else the account named by ``MP_ACCOUNT``; else the file's ``default``.
-    ``MP_REGION`` and ``MP_API_URL``, when set, override the chosen account's region and base URL.
+    ``MP_REGION``, ``MP_API_URL`` (or ``MP_API_BASE_URL``) and ``MP_WORKSPACE_ID``, when set, override the chosen
+    account's region, base URL and data view. ``MP_OAUTH_TOKEN`` (with ``MP_PROJECT_ID``) stands in for
+    ``MP_SECRET`` as a Bearer token; ``MP_SECRET`` wins when both are set.
     ``env`` defaults to ``os.environ``; ``path`` to ``$MP_CONFIG_PATH`` or ``~/.mp/config.toml``.
     Raises ConfigError saying what is missing and how to supply it.
     """
@@ -565,9 +749,9 @@ def resolve_account(
     store = ConfigStore(path if path is not None else config_path(env))
 
     if name is not None:
-        account = _named(store, name, via=None)
-    elif _env(env, "MP_SECRET") is not None:
-        return _account_from_env(env)
+        account = _named(store, name, via=None, env=env)
+    elif env_has_credentials(env):
+        return account_from_env(env)
     else:
         if _env(env, "MP_USERNAME") is not None:
             raise ConfigError(
@@ -575,7 +759,8 @@ def resolve_account(
                 "or unset MP_USERNAME to use the config file"
             )
         chosen = _env(env, "MP_ACCOUNT")
-        account = _named(store, chosen, via="MP_ACCOUNT") if chosen is not None else _default(store)
+        account = (_named(store, chosen, via="MP_ACCOUNT", env=env) if chosen is not None
+                   else _default(store, env))
 
     overrides: dict[str, Any] = {}
     region = _env_region(env)
@@ -584,10 +769,13 @@ def resolve_account(
     api_url = _env_api_url(env)
     if api_url is not None:
         overrides["api_url"] = api_url
+    workspace = _env_id(env, "MP_WORKSPACE_ID", "a data view's id")
+    if workspace is not None:
+        overrides["workspace_id"] = workspace
     return dataclasses.replace(account, **overrides) if overrides else account
 
 
-def _named(store: ConfigStore, name: str, via: str | None) -> Account:
+def _named(store: ConfigStore, name: str, via: str | None, env: Mapping[str, str]) -> Account:
     prefix = f"MP_ACCOUNT is {name!r}, but " if via else ""
     doc = _read_config(store.path)
     if doc is None:
@@ -600,10 +788,10 @@ def _named(store: ConfigStore, name: str, via: str | None) -> Account:
         raise ConfigError(
             f"{prefix}there is no account named {name!r} in {store.path}; {_configured(accounts)}"
         )
-    return _account_from_table(name, accounts[name], store.path)
+    return _with_active_view(doc, _account_from_table(name, accounts[name], store.path, env), store.path)
 
 
-def _default(store: ConfigStore) -> Account:
+def _default(store: ConfigStore, env: Mapping[str, str]) -> Account:
     doc = _read_config(store.path)
     if doc is None:
         raise ConfigError(
@@ -611,7 +799,7 @@ def _default(store: ConfigStore) -> Account:
             f"To fix it:\n{_FIX_HINT}"
         )
     accounts = doc.get("accounts", {})
-    default = doc.get("default")
+    default = _default_of(doc)
     if not accounts:
         raise ConfigError(
             f"no Mixpanel credentials: MP_SECRET is not set and {store.path} has no accounts. "
@@ -619,7 +807,8 @@ def _default(store: ConfigStore) -> Account:
         )
     if default is None:
         raise ConfigError(
-            f"no default account: MP_SECRET and MP_ACCOUNT are not set and {store.path} has no 'default'; "
+            f"no default account: MP_SECRET and MP_ACCOUNT are not set and {store.path} has no 'default' "
+            "(nor [active] account); "
             f"configured accounts: {', '.join(accounts)}. "
             "Choose one with: mpsql auth default NAME (or set MP_ACCOUNT=NAME)"
         )
@@ -628,4 +817,16 @@ def _default(store: ConfigStore) -> Account:
             f"the default account {default!r} in {store.path} does not exist; {_configured(accounts)}. "
             "Choose one with: mpsql auth default NAME"
         )
-    return _account_from_table(default, accounts[default], store.path)
+    return _with_active_view(doc, _account_from_table(default, accounts[default], store.path, env), store.path)
+
+
+def _with_active_view(doc: Mapping[str, Any], account: Account, path: Path) -> Account:
+    """``account`` with mixpanel-headless's ``[active] workspace`` as its data view, when it is the active account
+    and has no ``workspace_id`` of its own."""
+    active = doc.get("active")
+    workspace = active.get("workspace") if isinstance(active, dict) and active.get("account") == account.name else None
+    if workspace is None or account.workspace_id is not None:
+        return account
+    if isinstance(workspace, bool) or not isinstance(workspace, int) or not 0 < workspace <= MAX_PROJECT_ID:
+        raise ConfigError(f"config file {path}: [active] workspace must be a data view's id (a positive integer)")
+    return dataclasses.replace(account, workspace_id=workspace)

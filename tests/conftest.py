@@ -17,7 +17,8 @@ TODAY = dt.date(2024, 4, 1)
 NOW = dt.datetime(2024, 4, 1, 12, 0, tzinfo=dt.UTC).timestamp()  # noon of TODAY: when tests' days are fetched
 
 # Keep the tests from ever reading a developer's real accounts file or environment.
-for _var in ("MP_USERNAME", "MP_SECRET", "MP_PROJECT_ID", "MP_REGION", "MP_ACCOUNT", "MP_API_URL"):
+for _var in ("MP_USERNAME", "MP_SECRET", "MP_PROJECT_ID", "MP_REGION", "MP_ACCOUNT", "MP_API_URL",
+             "MP_API_BASE_URL", "MP_OAUTH_TOKEN", "MP_WORKSPACE_ID"):
     os.environ.pop(_var, None)
 os.environ["MP_CONFIG_PATH"] = os.path.join(os.path.dirname(__file__), "fixtures", "no-such-config.toml")
 

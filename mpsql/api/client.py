@@ -158,7 +158,8 @@ class MixpanelClient:
         # Reads wake up to see a cancel or the deadline, even while no byte arrives (see mpsql.api.watch).
         self._watch = Watch()
         watch_client([self._http._transport, *self._http._mounts.values()], self._watch)
-        self._auth_header = "Basic " + base64.b64encode(self._credential_pair().encode()).decode()
+        self._auth_header = ("Bearer " + self.account.secret.reveal() if self.account.bearer
+                             else "Basic " + base64.b64encode(self._credential_pair().encode()).decode())
         self._forms = _secret_forms(self.account.secret.reveal(), self._credential_pair())
         self._forms_re = re.compile("|".join(re.escape(f) for f, _ in self._forms), re.IGNORECASE)
         self._pieces_re = _pieces_pattern(self.account.secret.reveal())
@@ -240,10 +241,13 @@ class MixpanelClient:
         a = self.account
         # A legacy project secret is what picks the project (it sends no project_id), so two secrets under one
         # account name must not share entries: a one-way fingerprint of the secret tells them apart.
-        who = a.username or "legacy:" + hashlib.sha256(b"mpsql-cache|" + a.secret.reveal().encode()).hexdigest()
+        who = a.username or ("oauth:" if a.bearer else "legacy:") + hashlib.sha256(
+            b"mpsql-cache|" + a.secret.reveal().encode()).hexdigest()
         return f"{base_url(a.region, 'query', a.api_url)}|{a.project_id}|{a.name}|{who}"
 
     def _credential_pair(self) -> str:
+        if self.account.bearer:  # the token alone: every spelling of it is redacted like a secret
+            return self.account.secret.reveal()
         return ":".join(self.account.basic_auth())
 
     def _query_params(self, family: Family, params: dict[str, Any]) -> dict[str, str]:
@@ -287,9 +291,10 @@ class MixpanelClient:
         record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(query), account=self.account.name,
                                method=method, statement=getattr(cancel, "statement", None))
         if method == "POST":
-            # Form-encoded body (FACTS.md §5.2); project_id stays in the query string, where Mixpanel reads it.
-            url_params = {k: v for k, v in query.items() if k == "project_id"}
-            form: dict[str, str] | None = {k: v for k, v in query.items() if k != "project_id"}
+            # Form-encoded body; project_id and workspace_id stay in the query string, where Mixpanel reads
+            # them (docs/mixpanel-api.md, "Data views").
+            url_params = {k: v for k, v in query.items() if k in ("project_id", "workspace_id")}
+            form: dict[str, str] | None = {k: v for k, v in query.items() if k not in url_params}
         else:
             url_params, form = query, None
         REQUEST_LOG.append(record)

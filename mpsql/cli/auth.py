@@ -26,7 +26,15 @@ import sys
 from typing import Any
 
 from mpsql.api.regions import base_url
-from mpsql.config import MAX_PROJECT_ID, REGIONS, Account, ConfigStore, Secret, resolve_account
+from mpsql.config import (
+    MAX_PROJECT_ID,
+    REGIONS,
+    Account,
+    ConfigStore,
+    Secret,
+    env_has_credentials,
+    resolve_account,
+)
 from mpsql.errors import AuthError, ConfigError, MixpanelError, MpsqlError, TransportError
 
 __all__ = ["check_credentials", "main"]
@@ -87,6 +95,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add.add_argument("--project-id", "-p", type=_project_id, help="project id (required with --username)")
     add.add_argument("--region", "-r", choices=REGIONS, default="us", help="data residency (default: us)")
     add.add_argument("--api-url", help="one base URL for every API family (a proxy or the emulator)")
+    add.add_argument("--workspace-id", type=_project_id, help="the data view (workspace) Query API calls use")
     add.add_argument("--default", action="store_true", help="make it the default account")
 
     ls = sub.add_parser("list", aliases=["ls"], help="list the stored accounts (never the secrets)")
@@ -150,6 +159,7 @@ def _cmd_add(args: argparse.Namespace, store: ConfigStore) -> int:
         project_id=args.project_id,
         region=args.region,
         api_url=args.api_url,
+        workspace_id=args.workspace_id,
         source=f"config:{store.path}",
     )
     replaced = store.add(account, make_default=args.default)
@@ -172,6 +182,8 @@ def _cmd_list(args: argparse.Namespace, store: ConfigStore) -> int:
             "default": a.name == default,
             "username": a.username,
             "legacy": a.is_legacy,
+            "kind": a.kind,
+            "workspace_id": a.workspace_id,
             "project_id": a.project_id,
             "region": a.region,
             "api_url": a.api_url,
@@ -186,7 +198,8 @@ def _cmd_list(args: argparse.Namespace, store: ConfigStore) -> int:
             [
                 "*" if r["default"] else "",
                 r["name"],
-                r["username"] if r["username"] else "(project secret)",
+                r["username"] if r["username"] else "(OAuth token)" if r["kind"] == "oauth_token"
+                else "(project secret)",
                 "" if r["project_id"] is None else str(r["project_id"]),
                 r["region"],
                 r["api_url"] or "",
@@ -200,12 +213,13 @@ def _cmd_list(args: argparse.Namespace, store: ConfigStore) -> int:
         _err(f"no accounts in {store.path}; "
              "add one with: mpsql auth add NAME --username USER --project-id ID")
     if _secret_env_set():
-        _err("note: MP_SECRET is set, so mpsql uses the credentials from the environment, not the default")
+        var = "MP_SECRET" if os.environ.get("MP_SECRET", "").strip() else "MP_OAUTH_TOKEN"
+        _err(f"note: {var} is set, so mpsql uses the credentials from the environment, not the default")
     return 0
 
 
 def _secret_env_set() -> bool:
-    return bool(os.environ.get("MP_SECRET", "").strip())
+    return env_has_credentials()
 
 
 def _cmd_remove(args: argparse.Namespace, store: ConfigStore) -> int:
@@ -280,6 +294,16 @@ def _summarize_me(me: dict[str, Any], account: Account) -> list[str]:
         else:
             label = project.get("name") if isinstance(project, dict) else None
             lines.append(f"project {account.project_id}" + (f": {label}" if label else ""))
+    views = info.get("workspaces")
+    if account.workspace_id is not None and isinstance(views, dict):
+        view = views.get(str(account.workspace_id))
+        if view is None:
+            known = ", ".join(sorted(map(str, views))) or "none"
+            lines.append(f"warning: data view {account.workspace_id} is not among the account's data views "
+                         f"(ids: {known})")
+        else:
+            label = view.get("name") if isinstance(view, dict) else None
+            lines.append(f"data view {account.workspace_id}" + (f": {label}" if label else ""))
     if not lines:
         keys = ", ".join(sorted(map(str, info)))
         if keys:

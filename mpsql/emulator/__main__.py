@@ -17,6 +17,13 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
 
 
+def _data_view(text: str) -> tuple[int, str]:
+    wid, sep, name = text.partition("=")
+    if not sep or not wid.strip().isdigit() or int(wid) <= 0 or not name.strip():
+        raise argparse.ArgumentTypeError(f"not ID=NAME with a positive integer ID: {text!r}")
+    return int(wid), name.strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The emulator's command-line options."""
     ap = argparse.ArgumentParser(prog="mpsql emulator", description="Run a local Mixpanel-compatible server.")
@@ -36,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="stream each export response no faster than this (default: unlimited)")
     ap.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
                     help="seconds every API request waits before it is answered (default: 0)")
+    ap.add_argument("--data-view", type=_data_view, action="append", default=[], metavar="ID=NAME",
+                    help="serve a data view (workspace) with this id besides the global one; repeatable")
     return ap
 
 
@@ -47,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         emu = Emulator(seed=args.seed, today=args.today, days=args.days, users=args.users,
                        rate_limits=RateLimits.unlimited() if args.no_rate_limits else RateLimits(),
                        host=args.host, port=args.port, retry_after=not args.no_retry_after,
-                       throughput=args.throughput, latency=args.latency, events=args.events)
+                       throughput=args.throughput, latency=args.latency, events=args.events,
+                       data_views=dict(args.data_view))
     except (OSError, ValueError) as exc:
         ap.error(str(exc))
     emu.start()
@@ -57,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"MP_SECRET={c.secret}")
     print(f"MP_PROJECT_ID={c.project_id}")
     print(f"# project secret (legacy auth): {emu.project_secret}", file=sys.stderr)
+    print(f"# OAuth token (MP_OAUTH_TOKEN, with MP_PROJECT_ID): {emu.oauth_token}", file=sys.stderr)
+    print(f"# data views (workspace ids): {', '.join(map(str, emu.data_views))}", file=sys.stderr)
     print(f"# data: {emu.dataset.first_date} .. {emu.dataset.last_date}; Ctrl-C to stop", file=sys.stderr)
     sys.stdout.flush()
     try:

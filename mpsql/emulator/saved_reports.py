@@ -27,7 +27,8 @@ from mpsql.emulator.analytics import Buckets, Step
 from mpsql.emulator.eventstore import Event
 from mpsql.emulator.where import compile_where
 
-__all__ = ["BOOKMARKS", "FUNNELS", "Bookmark", "SavedFunnel", "bookmark_range", "flows_report", "insights_report"]
+__all__ = ["BOOKMARKS", "BOOKMARK_TYPES", "FUNNELS", "Bookmark", "SavedFunnel", "bookmark_list", "bookmark_range",
+           "flows_report", "insights_report"]
 
 LENGTH_UNIT_S = {"second": 1, "minute": 60, "hour": 3600, "day": 86_400}
 
@@ -69,14 +70,18 @@ class Bookmark:
     anchor: str = ""  # flows: the starting event
     forward: int = 3  # flows: steps after the anchor
     window_days: int = 7  # flows: conversion window
+    description: str = ""
+    creator: str = "Ada Analyst"
 
 
 BOOKMARKS: dict[int, Bookmark] = {b.bookmark_id: b for b in (
-    Bookmark(9101, "Daily purchases", "insights", 30, events=("Purchase",)),
+    Bookmark(9101, "Daily purchases", "insights", 30, events=("Purchase",),
+             description="Purchases per day, last 30 days"),
     Bookmark(9102, "Page View uniques by browser", "insights", 14, events=("Page View",), math="unique",
              breakdown="$browser"),
     Bookmark(9103, "Weekly sign ups and purchases", "insights", 30, events=("Sign Up", "Purchase"), unit="week"),
-    Bookmark(9201, "What users do after Add to Cart", "flows", 30, anchor="Add to Cart", forward=3, window_days=7),
+    Bookmark(9201, "What users do after Add to Cart", "flows", 30, anchor="Add to Cart", forward=3, window_days=7,
+             creator="Grace Growth"),
 )}
 
 
@@ -127,3 +132,31 @@ def flows_report(bookmark: Bookmark, events: Iterable[Event], today: dt.date, co
                          "anchor": bookmark.anchor, "forward": bookmark.forward,
                          "conversion_window": {"length": bookmark.window_days, "unit": "day"},
                          "count_type": "unique", "from_date": from_date.isoformat(), "to_date": to_date.isoformat()}}
+
+
+#: The ``type`` values the App API's bookmark list filters on.
+BOOKMARK_TYPES = ("insights", "funnels", "retention", "flows", "launch-analysis")
+
+
+def bookmark_list(today: dt.date, project_id: int, workspace_id: int | None,
+                  kind: str | None = None) -> list[dict[str, Any]]:
+    """The saved reports as the App API lists them (``GET .../bookmarks?v=2``): the Insights and Flows bookmarks,
+    and each saved funnel as a ``funnels`` report whose id is its ``funnel_id`` [E]. Times are the project's
+    wall clock without a zone; ``modified`` is a few days before ``today``, fixed per report."""
+    rows: list[tuple[int, str, str, str, str]] = [
+        (b.bookmark_id, b.name, b.type, b.description, b.creator) for b in BOOKMARKS.values()]
+    rows += [(f.funnel_id, f.name, "funnels", f"{len(f.steps)} steps within {f.length} {f.length_unit}(s)",
+              "Ada Analyst") for f in FUNNELS.values()]
+    out = []
+    for rid, name, rtype, description, creator in sorted(rows):
+        if kind is not None and rtype != kind:
+            continue
+        modified = dt.datetime.combine(today - dt.timedelta(days=rid % 11 + 1), dt.time(9, 30, rid % 60))
+        created = modified - dt.timedelta(days=40)
+        out.append({"id": rid, "name": name, "type": rtype, "project_id": project_id, "workspace_id": workspace_id,
+                    "dashboard_id": None, "created": created.isoformat(), "modified": modified.isoformat(),
+                    "creator_id": 500 + len(creator), "creator_name": creator,
+                    "creator_email": creator.lower().replace(" ", ".") + "@example.com", "description": description,
+                    "params": {}, "metadata": {}, "is_visibility_restricted": False,
+                    "is_modification_restricted": False, "can_view": True, "can_share": True})
+    return out

@@ -9,6 +9,7 @@ import base64
 import binascii
 import datetime as dt
 import gzip as gzip_mod
+import hmac
 import json
 import random
 import socket
@@ -51,7 +52,8 @@ class Emulator:
                  rate_limits: RateLimits | None = None, host: str = "127.0.0.1", port: int = 0,
                  retry_after: bool = True, clock: Callable[[], float] | None = None,
                  project_id: int | None = None, faults: FaultPlan | None = None, latency: float = 0.0,
-                 throughput: float | None = None, events: str | Path | None = None) -> None:
+                 throughput: float | None = None, events: str | Path | None = None,
+                 data_views: dict[int, str] | None = None) -> None:
         self.seed = seed
         # Seconds every API request waits before it is answered: Mixpanel's round trip, for benchmarks.
         self.latency = latency
@@ -72,6 +74,12 @@ class Emulator:
         self.credentials = Credentials(f"emulator.{rng.getrandbits(24):06x}.mp-service-account",
                                        f"{rng.getrandbits(128):032x}", pid)
         self.project_secret = f"{rng.getrandbits(128):032x}"
+        # An OAuth access token of the project's user (``Authorization: Bearer``), as MP_OAUTH_TOKEN carries.
+        self.oauth_token = f"mp-oauth-{rng.getrandbits(128):032x}"
+        # Data views (workspaces) by id: every project has its global one ("All Project Data"); ``data_views``
+        # adds more. Query API calls may name one (``workspace_id``); an unknown id is a 403. Every data view
+        # of the emulator sees all of the project's data.
+        self.data_views: dict[int, str] = {pid * 10 + 1: "All Project Data", **(data_views or {})}
         self.organization_id = 900_000 + seed % 100_000
         self.faults = faults or FaultPlan()
         self.routes: dict[str, Route] = default_routes()
@@ -166,12 +174,16 @@ class Emulator:
 
     def authenticate(self, req: Request, family: str) -> None:
         """Check credentials for ``family``; sets req.project_id / req.auth_kind or raises HttpError."""
-        user_pw = _basic_credentials(req.headers.get("Authorization", ""))
+        header = req.headers.get("Authorization", "")
+        user_pw = _basic_credentials(header)
         c = self.credentials
-        if user_pw is None:
+        bearer = _bearer_token(header)
+        if user_pw is None and bearer is None:
             raise HttpError(401, messages.APP_AUTH_FAILED if family == "app" else messages.AUTH_FAILED)
-        user, pw = user_pw
-        is_sa = user == c.username and pw == c.secret
+        user, pw = user_pw or ("", "")
+        # An OAuth token stands for a user of the project: it needs project_id like a service account.
+        is_sa = (user == c.username and pw == c.secret) or (
+            bearer is not None and hmac.compare_digest(bearer.encode(), self.oauth_token.encode()))
         is_secret = family != "app" and user == self.project_secret and pw == ""
         if not (is_sa or is_secret):
             raise HttpError(401, messages.APP_AUTH_FAILED if family == "app" else messages.AUTH_FAILED)
@@ -185,6 +197,65 @@ class Emulator:
             raise HttpError(403, messages.PROJECT_FORBIDDEN)
         req.auth_kind = "service_account" if is_sa else "project_secret"
         req.project_id = c.project_id
+        raw_wid = req.params.get("workspace_id", "").strip()
+        if family == "query" and raw_wid:  # export is project-wide and ignores data views
+            if not raw_wid.isdigit():
+                raise HttpError(400, messages.WORKSPACE_ID_INVALID)
+            if int(raw_wid) not in self.data_views:
+                raise HttpError(403, messages.WORKSPACE_FORBIDDEN)
+
+
+def _check_names(pairs: list[tuple[str, str]]) -> None:
+    """A name given twice, or in the ``name[]`` array form, is a 400: the emulator reads one value per name, and
+    keeping only one of them would answer a question nobody asked."""
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name.endswith("]") and "[" in name:
+            raise HttpError(400, f"parameter {name!r}: the name[] form is not understood; send a list as JSON text")
+        if name in seen:
+            raise HttpError(400, f"parameter {name!r} is given more than once")
+        seen.add(name)
+
+
+def _body_params(content_type: str, body: bytes, params: dict[str, str]) -> None:
+    """Add a request body's parameters to ``params`` (the query string's value wins for a name in both).
+
+    A form body (``application/x-www-form-urlencoded``) and a JSON object body (``application/json``: a string
+    value as is, any other value as its JSON text) are understood. Any other non-empty body is a 400: a
+    parameter the emulator cannot read must never be ignored silently (an unfiltered answer looks right).
+    """
+    if not body.strip():
+        return
+    kind = content_type.split(";")[0].strip().lower()
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HttpError(400, "request body is not UTF-8 text") from None
+    if kind == "application/x-www-form-urlencoded":
+        pairs = parse_qsl(text, keep_blank_values=True)
+        _check_names(pairs)
+        for k, v in pairs:
+            params.setdefault(k, v)
+        return
+    if kind == "application/json":
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            raise HttpError(400, "request body is not valid JSON") from None
+        if not isinstance(doc, dict):
+            raise HttpError(400, "a JSON request body must be an object of parameters")
+        for k, v in doc.items():
+            params.setdefault(str(k), v if isinstance(v, str) else json.dumps(v, separators=(",", ":")))
+        return
+    raise HttpError(400, f"unsupported request body encoding {kind or '(no Content-Type)'!r}: send "
+                         "parameters in the query string, as a form (application/x-www-form-urlencoded) or as "
+                         "a JSON object (application/json)")
+
+
+def _bearer_token(header: str) -> str | None:
+    """The token of ``Bearer <token>``, else None."""
+    scheme, _, rest = header.strip().partition(" ")
+    return rest.strip() or None if scheme.lower() == "bearer" else None
 
 
 def _basic_credentials(header: str) -> tuple[str, str] | None:
@@ -241,18 +312,30 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
-        params = dict(parse_qsl(split.query, keep_blank_values=True))
-        if "application/x-www-form-urlencoded" in (self.headers.get("Content-Type") or ""):
-            for k, v in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
-                params.setdefault(k, v)
+        pairs = parse_qsl(split.query, keep_blank_values=True)
+        params = dict(pairs)
+        encoding_error = None
+        try:
+            _check_names(pairs)
+            _body_params(self.headers.get("Content-Type") or "", body, params)
+        except HttpError as e:
+            encoding_error = e
         req = Request(self.command, split.path, split.query, params, self.headers, body)
         route, req.path_params = resolve(emu.routes, req.path)
+        if route is None and len(req.path) > 1 and req.path.endswith("/"):
+            # Mixpanel serves /api/query/engage/ as /api/query/engage: real clients send the slash.
+            stripped = req.path.rstrip("/")
+            route, req.path_params = resolve(emu.routes, stripped)
+            if route is not None:
+                req.path = stripped
         family = route.family if route else _family_of(req.path)
         self._sent, self._gzip, self._status = 0, False, 0
         self._admitted_family: str | None = None
         self._logged = family == "control"
         self._req, self._params = req, params
         try:
+            if encoding_error is not None and family != "control":
+                raise encoding_error
             self._run(emu, req, route, family)
         except HttpError as e:
             self._send_error(req, family, e)

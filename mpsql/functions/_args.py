@@ -17,7 +17,7 @@ import types
 import typing
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from mpsql.api.client import URL_ARGUMENTS_LIMIT, url_size
 from mpsql.errors import ArgumentError
@@ -102,6 +102,14 @@ class Args(BaseModel):
         return True
 
 
+class ProjectArgs(Args):
+    """Arguments of a function answered by the Query API (and mp_bookmarks): ``workspace`` names the data view
+    the request is scoped to (Mixpanel's ``workspace_id``; docs/mixpanel-api.md, "Data views"). Left out, the
+    account's ``workspace_id`` setting or ``MP_WORKSPACE_ID`` applies, else none is sent."""
+
+    workspace: int | None = Field(default=None, ge=1, le=2**63 - 1)
+
+
 _ALLOWED_HINTS = {
     "date": "a DATE or 'YYYY-MM-DD' text",
     "int": "an integer",
@@ -164,8 +172,8 @@ def _check_url_size(function: str, args: Args) -> None:
 
 def sql_named(model: type[BaseModel], positional: tuple[str, ...]) -> dict[str, str]:
     """The SQL named arguments of a function, derived from its model: every field not positional, in the model's
-    order (``account`` last), with the model's default as a SQL literal. So the SQL signature and the validation
-    can never disagree about which arguments exist or what an omitted one means."""
+    order (``workspace`` and ``account`` last), with the model's default as a SQL literal. So the SQL signature and
+    the validation can never disagree about which arguments exist or what an omitted one means."""
     fields = model.model_fields
     unknown = [p for p in positional if p not in fields]
     if unknown:
@@ -177,8 +185,9 @@ def sql_named(model: type[BaseModel], positional: tuple[str, ...]) -> dict[str, 
         if info.is_required():
             raise TypeError(f"{model.__name__}.{name}: a named argument needs a default")
         named[name] = _sql_literal(info.default)
-    if "account" in named:
-        named["account"] = named.pop("account")
+    for last in ("workspace", "account"):
+        if last in named:
+            named[last] = named.pop(last)
     return named
 
 

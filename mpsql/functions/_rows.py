@@ -61,7 +61,14 @@ class Call(Generic[A]):
 
     def request(self, family: Family, endpoint: str, params: dict[str, Any] | None = None, *, method: str = "GET",
                 ttl: float | None = None) -> Reply:
-        """One request, nothing recorded: safe to run on worker threads (pair it with ``accept`` in order)."""
+        """One request, nothing recorded: safe to run on worker threads (pair it with ``accept`` in order).
+
+        A Query API request carries the data view: ``workspace :=``, else the account's ``workspace_id``
+        (config or ``MP_WORKSPACE_ID``); export never does (docs/mixpanel-api.md, "Data views")."""
+        if family == "query":
+            workspace = getattr(self.args, "workspace", None) or self.client.account.workspace_id
+            if workspace is not None and "workspace_id" not in (params or {}):
+                params = {**(params or {}), "workspace_id": workspace}
         return self.client.fetch_json(family, endpoint, params, method=method, cache_ttl=ttl, cancel=self.cancel)
 
     def accept(self, reply: Reply) -> Any:

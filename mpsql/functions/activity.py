@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from mpsql.errors import ArgumentError
-from mpsql.functions._args import Args, Day, Names, check_date_range
+from mpsql.functions._args import Day, Names, ProjectArgs, check_date_range
 from mpsql.functions._reports import expect
 from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
 
@@ -36,7 +36,7 @@ SCHEMA = pa.schema([
 ])
 
 
-class ActivityArgs(Args):
+class ActivityArgs(ProjectArgs):
     distinct_ids: Names = None
     from_date: Day | None = None
     to_date: Day | None = None

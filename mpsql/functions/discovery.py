@@ -1,5 +1,5 @@
 """Schema discovery: ``mp_events``, ``mp_top_events``, ``mp_properties``, ``mp_property_values``, ``mp_funnels``,
-``mp_cohorts``, ``mp_lexicon``, ``mp_annotations`` — and ``known_names`` for completion.
+``mp_cohorts``, ``mp_lexicon``, ``mp_annotations``, ``mp_bookmarks`` — and ``known_names`` for completion.
 
 Every result but top events (today's counts) is kept in the on-disk response cache for ``DISCOVERY_TTL``, so
 repeated ``mpsql -c`` runs do not spend the 60-per-hour query budget. The request parameters are built by one
@@ -19,7 +19,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from mpsql.errors import ArgumentError, MpsqlError
-from mpsql.functions._args import Args, Day
+from mpsql.functions._args import Args, Day, ProjectArgs
 from mpsql.functions._reports import expect
 from mpsql.functions._rows import DISCOVERY_TTL, Call, cache_ttl, rows_function
 
@@ -39,7 +39,7 @@ def properties_params(event: str, top: int | None) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- mp_events
 
 
-class EventsArgs(Args):
+class EventsArgs(ProjectArgs):
     account: str | None = None
 
 
@@ -63,7 +63,7 @@ MP_EVENTS = rows_function(
 # ---------------------------------------------------------------------------------------------- mp_top_events
 
 
-class TopEventsArgs(Args):
+class TopEventsArgs(ProjectArgs):
     type: Literal["general", "unique", "average"] = "general"
     top: int | None = Field(default=None, ge=1)
     account: str | None = None
@@ -88,7 +88,7 @@ MP_TOP_EVENTS = rows_function(
 # ---------------------------------------------------------------------------------------------- mp_properties
 
 
-class PropertiesArgs(Args):
+class PropertiesArgs(ProjectArgs):
     event: str | None = None
     top: int | None = Field(default=None, ge=1)
     account: str | None = None
@@ -124,7 +124,7 @@ MP_PROPERTIES = rows_function(
 # ---------------------------------------------------------------------------------------------- mp_property_values
 
 
-class PropertyValuesArgs(Args):
+class PropertyValuesArgs(ProjectArgs):
     property: str = Field(min_length=1)
     event: str | None = None
     top: int = Field(default=VALUES_LIMIT, ge=1, le=10_000)
@@ -152,7 +152,7 @@ MP_PROPERTY_VALUES = rows_function(
 # ---------------------------------------------------------------------------------------------- mp_funnels
 
 
-class AccountOnly(Args):
+class AccountOnly(ProjectArgs):
     account: str | None = None
 
 
@@ -263,8 +263,56 @@ MP_ANNOTATIONS = rows_function(
     produce=_annotations)
 
 
+# ---------------------------------------------------------------------------------------------- mp_bookmarks
+
+
+class BookmarksArgs(ProjectArgs):
+    type: Literal["insights", "funnels", "retention", "flows", "launch-analysis"] | None = None
+    account: str | None = None
+
+
+def bookmarks_path(call: Call[BookmarksArgs]) -> str:
+    """The App API's list of saved reports: the data view's (``/workspaces/{id}``) when one applies, else the
+    project's (docs/mixpanel-api.md, "Saved reports")."""
+    account = call.client.account
+    if account.project_id is None:
+        raise ArgumentError(call.function, "account", "saved reports are an App API and need a service account "
+                            "or OAuth token with a project_id; a legacy project secret cannot read them")
+    workspace = call.args.workspace or account.workspace_id
+    return f"/workspaces/{workspace}/bookmarks" if workspace else f"/projects/{account.project_id}/bookmarks"
+
+
+def _bookmarks(call: Call[BookmarksArgs]) -> Iterator[tuple[Any, ...]]:
+    path = bookmarks_path(call)
+    raw = call.fetch("app", path, {"v": 2, "type": call.args.type}, ttl=cache_ttl(DISCOVERY_TTL))
+    body = expect(call.function, raw, dict, "/bookmarks")
+    results = body.get("results")
+    if isinstance(results, dict):  # the nested envelope; the flat one is a list here already
+        results = results.get("results")
+    if not isinstance(results, list):
+        raise MpsqlError(f"{call.function}: Mixpanel's /bookmarks answer holds no list of reports: "
+                         f"{json.dumps(body)[:200]}")
+    for b in results:
+        if not isinstance(b, dict):
+            raise MpsqlError(f"{call.function}: Mixpanel's /bookmarks list holds a JSON {_json_type(b)} where a "
+                             f"report was expected: {json.dumps(b)[:200]}")
+        yield (b.get("id"), b.get("name"), b.get("type"), b.get("description") or None, b.get("creator_name"),
+               _naive_time(b.get("modified")))
+
+
+MP_BOOKMARKS = rows_function(
+    name="mp_bookmarks",
+    schema=pa.schema([pa.field("id", pa.int64()), pa.field("name", pa.string()), pa.field("type", pa.string()),
+                      pa.field("description", pa.string()), pa.field("creator", pa.string()),
+                      pa.field("modified", pa.timestamp("us"))]),
+    model=BookmarksArgs, positional=(),
+    description="Saved reports (bookmarks): ids for mp_insight, mp_flows and mp_funnel, with name, type, "
+                "creator and last change (project time; cached).",
+    example="SELECT id, name FROM mp_bookmarks(type := 'insights') ORDER BY modified DESC", produce=_bookmarks)
+
+
 FUNCTIONS = (MP_EVENTS, MP_TOP_EVENTS, MP_PROPERTIES, MP_PROPERTY_VALUES, MP_FUNNELS, MP_COHORTS, MP_LEXICON,
-             MP_ANNOTATIONS)
+             MP_ANNOTATIONS, MP_BOOKMARKS)
 
 
 # ---------------------------------------------------------------------------------------------- shared parts

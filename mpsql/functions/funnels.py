@@ -33,7 +33,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from mpsql.errors import ArgumentError, MpsqlError
-from mpsql.functions._args import Args, Day
+from mpsql.functions._args import Day, ProjectArgs
 from mpsql.functions._reports import (
     OVERALL,
     SEGMENT_LIMIT,
@@ -63,7 +63,7 @@ SCHEMA = pa.schema([
 ])
 
 
-class FunnelArgs(Args):
+class FunnelArgs(ProjectArgs):
     """The arguments of ``mp_funnel``; Mixpanel's names in comments where they differ."""
 
     funnel_id: int | None = Field(default=None, ge=0)

@@ -42,14 +42,14 @@ import pyarrow as pa
 from pydantic import Field
 
 from mpsql.errors import ArgumentError, MpsqlError
-from mpsql.functions._args import Args
+from mpsql.functions._args import ProjectArgs
 from mpsql.functions._reports import OVERALL, bucket_time, count, expect, is_time_key, number
 from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
 
 SEPARATOR = " / "
 
 
-class BookmarkArgs(Args):
+class BookmarkArgs(ProjectArgs):
     bookmark_id: int | None = Field(default=None, ge=0)
     account: str | None = None
 

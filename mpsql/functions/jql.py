@@ -18,7 +18,7 @@ import pyarrow as pa
 from pydantic import BeforeValidator
 
 from mpsql.errors import ArgumentError
-from mpsql.functions._args import Args
+from mpsql.functions._args import ProjectArgs
 from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
 
 NAME = "mp_jql"
@@ -40,7 +40,7 @@ def json_object(value: Any) -> Any:
 JsonObject = Annotated[dict[str, Any] | None, BeforeValidator(json_object)]
 
 
-class JqlArgs(Args):
+class JqlArgs(ProjectArgs):
     script: str | None = None
     params: JsonObject = None
     account: str | None = None

@@ -14,7 +14,7 @@ import pyarrow as pa
 from mpsql.api.cache import ResponseCache
 from mpsql.api.client import REQUEST_LOG
 from mpsql.api.ratelimit import all_budgets
-from mpsql.config import ConfigStore
+from mpsql.config import ConfigStore, account_from_env, env_has_credentials
 from mpsql.errors import MpsqlError
 from mpsql.functions._args import Args
 from mpsql.functions._duckdb import sql_string
@@ -52,12 +52,16 @@ def _accounts(call: Call[NoArgs]) -> Iterator[tuple[Any, ...]]:
     default = store.default_name() if store.exists() else None
     current = call.ctx.account
     listed = store.list_accounts() if store.exists() else []
-    if current is not None and all(a.name != current.name for a in listed):
+    if env_has_credentials():  # the environment's credentials, which win over the file's default
+        listed.insert(0, account_from_env())
+    if current is not None and all((a.name, a.source) != (current.name, current.source) for a in listed):
         listed.insert(0, current)
     for a in listed:
         in_use = current is not None and a.name == current.name and a.source == current.source
-        yield (a.name, "project_secret" if a.is_legacy else "service_account", a.username, a.project_id, a.region,
-               a.api_url, a.name == default, in_use, a.source)
+        if current is None and a.source == "environment":  # without an account of its own, the connection
+            in_use = True  # uses the environment's credentials
+        yield (a.name, a.kind, a.username, a.project_id, a.region, a.api_url,
+               a.name == default and a.source != "environment", in_use, a.source, a.workspace_id)
 
 
 MP_ACCOUNTS = rows_function(
@@ -65,9 +69,11 @@ MP_ACCOUNTS = rows_function(
     schema=pa.schema([pa.field("name", pa.string()), pa.field("kind", pa.string()), pa.field("username", pa.string()),
                       pa.field("project_id", pa.int64()), pa.field("region", pa.string()),
                       pa.field("api_url", pa.string()), pa.field("is_default", pa.bool_()),
-                      pa.field("in_use", pa.bool_()), pa.field("source", pa.string())]),
+                      pa.field("in_use", pa.bool_()), pa.field("source", pa.string()),
+                      pa.field("workspace_id", pa.int64())]),
     model=NoArgs, positional=(), needs_account=False,
-    description="Configured Mixpanel accounts (never their secrets) and which one this connection uses.",
+    description="Configured Mixpanel accounts (never their secrets), the environment's credentials as an 'env' "
+                "row, and which one this connection uses.",
     example="SELECT name, project_id, region, is_default FROM mp_accounts()", produce=_accounts)
 
 

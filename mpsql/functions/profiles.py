@@ -24,7 +24,7 @@ from pydantic import BeforeValidator, Field
 
 from mpsql.api.client import Reply
 from mpsql.errors import ArgumentError, MpsqlError
-from mpsql.functions._args import Args, Names
+from mpsql.functions._args import Names, ProjectArgs
 from mpsql.functions._rows import Call, rows_function
 
 NAME = "mp_profiles"
@@ -56,7 +56,7 @@ def _epoch(value: Any) -> Any:
     return value
 
 
-class ProfilesArgs(Args):
+class ProfilesArgs(ProjectArgs):
     """The arguments of ``mp_profiles``; Mixpanel's names in comments where they differ."""
 
     filter: str | None = None  # where

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from mpsql.api.regions import Family
 from mpsql.errors import ArgumentError
-from mpsql.functions._args import Args
+from mpsql.functions._args import ProjectArgs
 from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
 from mpsql.functions.jql import JsonObject
 
@@ -88,7 +88,7 @@ def _climbs(path: str) -> bool:
     return any("\\" in view or any(part in (".", "..") for part in view.split("/")) for view in views)
 
 
-class QueryArgs(Args):
+class QueryArgs(ProjectArgs):
     endpoint: str | None = None
     params: JsonObject = None
     method: Literal["GET", "POST", "get", "post"] | None = "GET"

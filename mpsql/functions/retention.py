@@ -38,7 +38,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from mpsql.errors import ArgumentError, MpsqlError
-from mpsql.functions._args import Args, Day
+from mpsql.functions._args import Day, ProjectArgs
 from mpsql.functions._reports import (
     OVERALL,
     SEGMENT_LIMIT,
@@ -75,7 +75,7 @@ FREQUENCY_SCHEMA = pa.schema([
 # ---------------------------------------------------------------------------------------------- mp_retention
 
 
-class RetentionArgs(Args):
+class RetentionArgs(ProjectArgs):
     """The arguments of ``mp_retention``; Mixpanel's names in comments where they differ."""
 
     born_event: str | None = None
@@ -175,7 +175,7 @@ MP_RETENTION = rows_function(
 # ---------------------------------------------------------------------------------------------- mp_frequency
 
 
-class FrequencyArgs(Args):
+class FrequencyArgs(ProjectArgs):
     from_date: Day | None = None
     to_date: Day | None = None
     event: str | None = None  # NULL = any event

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field
 
-from mpsql.functions._args import Args, Day, Names
+from mpsql.functions._args import Day, Names, ProjectArgs
 from mpsql.functions._reports import (
     SEGMENT_LIMIT,
     bucket_time,
@@ -47,7 +47,7 @@ EVENT_EXAMPLE = "an event name such as 'Purchase' (see mp_events())"
 BY_EXAMPLE = "an expression such as 'properties[\"amount\"]'"
 
 
-class _Report(Args):
+class _Report(ProjectArgs):
     """Fields every segmentation-family call has."""
 
     event: str | None = None
@@ -201,7 +201,7 @@ MP_SEGMENTATION_AVERAGE = rows_function(
 # ---------------------------------------------------------------------------------------------- mp_event_counts
 
 
-class EventCountsArgs(Args):
+class EventCountsArgs(ProjectArgs):
     events: Names = None
     from_date: Day | None = None
     to_date: Day | None = None

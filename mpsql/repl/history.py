@@ -72,11 +72,12 @@ def _forms(secret: str) -> set[str]:
 
 
 def configured_secrets() -> set[str]:
-    """The secrets of every configured account and of ``MP_SECRET``: kept in memory only, to filter history."""
+    """The secrets of every configured account and of ``MP_SECRET``/``MP_OAUTH_TOKEN``: kept in memory only, to
+    filter history."""
     from mpsql.config import ConfigStore
     from mpsql.errors import ConfigError
 
-    found = {os.environ.get("MP_SECRET", "").strip()}
+    found = {os.environ.get("MP_SECRET", "").strip(), os.environ.get("MP_OAUTH_TOKEN", "").strip()}
     with contextlib.suppress(ConfigError, OSError):
         store = ConfigStore()
         if store.exists():

@@ -379,3 +379,29 @@ def test_mp_accounts_reports_a_huge_project_id_in_the_file_as_a_config_error(cfg
         assert "OverflowError" not in str(info.value) and SECRET not in str(info.value)
     finally:
         con.close()
+
+
+def test_add_with_a_data_view_and_a_new_file_mixpanel_headless_reads(cfg_path, capsys, monkeypatch):
+    add_sa(capsys, monkeypatch, "prod", None, SECRET, "--workspace-id", "4242")
+    account = ConfigStore(cfg_path).get("prod")
+    assert account.workspace_id == 4242 and account.project_id == PROJECT_ID
+    text = cfg_path.read_text()
+    assert 'type = "service_account"' in text and f'default_project = "{PROJECT_ID}"' in text
+    assert "[active]" in text and 'account = "prod"' in text
+    code, _, err = run(["add", "x", "--username", "u", "--project-id", "1", "--workspace-id", "0"], capsys,
+                       monkeypatch, stdin="s\n")
+    assert code == 2 and "--workspace-id" in err
+
+
+def test_auth_test_checks_the_accounts_data_view(cfg_path, capsys, monkeypatch, emulator):
+    c = emulator.credentials
+    view = next(iter(emulator.data_views))
+    for name, wid in (("good", view), ("bad", 77)):
+        code, _, err = run(["add", name, "--username", c.username, "--project-id", str(c.project_id),
+                            "--api-url", emulator.url, "--workspace-id", str(wid)], capsys, monkeypatch,
+                           stdin=c.secret + "\n")
+        assert code == 0, err
+    code, out, err = run(["test", "good"], capsys, monkeypatch)
+    assert code == 0 and f"data view {view}: All Project Data" in out, out + err
+    code, out, err = run(["test", "bad"], capsys, monkeypatch)
+    assert "warning: data view 77 is not among" in out and c.secret not in out + err
