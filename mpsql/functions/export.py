@@ -742,22 +742,9 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
 
     segments = plan_segments(plan.from_date, plan.to_date, held, usable)
     if args.store == "local":
-        missing = [s for s in segments if s.fetch]
-        if missing:
-            days = sum(s.days for s in missing)
-            spans = ", ".join(f"{s.first}..{s.last}" if s.days > 1 else str(s.first) for s in missing[:5])
-            client.notice(f"{NAME}: {days} of {(plan.to_date - plan.from_date).days + 1} days are not held for "
-                          f"this selection ({spans}{', ...' if len(missing) > 5 else ''}); they are left out. "
-                          f"Fetch them with mp_sync(...) or store := 'use'.")
-        segments = [s for s in segments if not s.fetch]
+        segments = _held_only(segments, plan, client.notice)
     scratch = store.scratch() if store is not None else _system_scratch()
-    params: dict[str, Any] = {}
-    if plan.events is not None:
-        params["event"] = list(plan.events)
-    if args.filter:
-        params["where"] = args.filter
-    if args.max_events is not None:
-        params["limit"] = args.max_events
+    params = _request_params(args, plan)
     progress = Progress(function=NAME, windows_total=sum(1 for s in segments if not s.fetch))
     cancel = ctx.scope()  # set when the consumer stops, or by mpsql.interrupt(con) / Ctrl-C
     fetcher = Fetcher(client, scratch, params, want, store, cancel, progress, clock=ctx.now)
@@ -843,6 +830,30 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
         fetcher.close()
         con.close()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _held_only(segments: list[Segment], plan: ExportPlan, notice: Callable[[str], None]) -> list[Segment]:
+    """``store := 'local'``: the held segments only, with a notice naming the days left out."""
+    missing = [s for s in segments if s.fetch]
+    if missing:
+        days = sum(s.days for s in missing)
+        spans = ", ".join(f"{s.first}..{s.last}" if s.days > 1 else str(s.first) for s in missing[:5])
+        notice(f"{NAME}: {days} of {(plan.to_date - plan.from_date).days + 1} days are not held for this selection "
+               f"({spans}{', ...' if len(missing) > 5 else ''}); they are left out. Fetch them with mp_sync(...) or "
+               f"store := 'use'.")
+    return [s for s in segments if not s.fetch]
+
+
+def _request_params(args: ExportArgs, plan: ExportPlan) -> dict[str, Any]:
+    """The export parameters every window of the call shares (its dates are added per window)."""
+    params: dict[str, Any] = {}
+    if plan.events is not None:
+        params["event"] = list(plan.events)
+    if args.filter:
+        params["where"] = args.filter
+    if args.max_events is not None:
+        params["limit"] = args.max_events
+    return params
 
 
 def _days(first: dt.date, last: dt.date) -> list[dt.date]:
