@@ -120,6 +120,7 @@ class FileLedger:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()  # flock is per open file; threads of one process take turns first
+        self._fallback = MemoryLedger()  # if the file stops being usable (removed folder, a link put in place)
 
     def __repr__(self) -> str:
         return f"FileLedger({str(self.path)!r})"
@@ -151,18 +152,24 @@ class FileLedger:
         os.write(fd, data)
 
     def reserve(self, key: str, limits: Limits, now: float) -> float:
-        with self._locked() as (fd, doc):
-            sent = _recent([t for t in doc.get(key, []) if isinstance(t, int | float)], now)
-            delay = _delay(sent, limits, now)
-            if delay <= 0:
-                sent.append(now)
-            doc[key] = sent
-            self._write(fd, {k: v for k, v in doc.items() if isinstance(v, list) and _recent(v, now)})
-            return delay
+        try:
+            with self._locked() as (fd, doc):
+                sent = _recent([t for t in doc.get(key, []) if isinstance(t, int | float)], now)
+                delay = _delay(sent, limits, now)
+                if delay <= 0:
+                    sent.append(now)
+                doc[key] = sent
+                self._write(fd, {k: v for k, v in doc.items() if isinstance(v, list) and _recent(v, now)})
+                return delay
+        except OSError:  # O_NOFOLLOW refused a link, or the folder went: pace this process on its own
+            return self._fallback.reserve(key, limits, now)
 
     def count(self, key: str, now: float) -> int:
-        with self._locked() as (_, doc):
-            return len(_recent([t for t in doc.get(key, []) if isinstance(t, int | float)], now))
+        try:
+            with self._locked() as (_, doc):
+                return len(_recent([t for t in doc.get(key, []) if isinstance(t, int | float)], now))
+        except OSError:
+            return self._fallback.count(key, now)
 
 
 def file_ledger(folder: Path) -> Ledger:

@@ -42,7 +42,7 @@ from pydantic import Field
 
 from mpsql.api.client import URL_ARGUMENTS_LIMIT, MixpanelClient, url_size
 from mpsql.api.framing import TERMINATED_EARLY, JsonlBody
-from mpsql.errors import ArgumentError, Cancelled, InvalidResponse, StreamTruncated
+from mpsql.errors import ArgumentError, Cancelled, ConfigError, InvalidResponse, StreamTruncated
 from mpsql.functions._args import Args, Day, Names, check_date_range, parse_call, sql_named
 from mpsql.functions._context import CancelScope, Context, Progress
 from mpsql.functions._duckdb import Binary, Col, In, Lit, Node
@@ -691,7 +691,7 @@ class Fetcher:
         try:
             for day, path in window.write_days().items():
                 self.store.commit(day, path)
-        except (OSError, duckdb.Error) as exc:
+        except (OSError, duckdb.Error, ConfigError) as exc:
             self.client.notice(f"{NAME}: the days {window.span} could not be kept in the local store "
                                f"({type(exc).__name__}: {exc}); the rows are correct but will be fetched again")
 

@@ -210,7 +210,8 @@ class DayStore:
 
         try:
             st = os.lstat(path)
-            if not stat.S_ISREG(st.st_mode):
+            # Neither the file nor its day folder may be a link: the store is read only where it was written.
+            if not stat.S_ISREG(st.st_mode) or stat.S_ISLNK(os.lstat(path.parent).st_mode):
                 return None
             meta = pq.read_metadata(path)
             doc = json.loads((meta.metadata or {}).get(META_KEY, b"{}"))
@@ -276,15 +277,20 @@ def manifest(fetched_at: float, selection: Selection, request: str, version: str
 
 def ensure_dir(path: Path, root: Path) -> Path:
     """``path`` as a real folder (created 0700), refusing a symlink or a folder of someone else under ``root``."""
-    if not root.exists():
+    try:
         os.makedirs(root, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot use the event store folder {root} (${ENV_DIR}): {exc.strerror or exc}") from None
     rel = path.relative_to(root)
     current = root
     for part in rel.parts:
         current = current / part
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(current, 0o700)
-        st = os.lstat(current)
+        try:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(current, 0o700)
+            st = os.lstat(current)
+        except OSError as exc:
+            raise ConfigError(f"cannot use the event store folder {current}: {exc.strerror or exc}") from None
         if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
             raise ConfigError(f"refusing to use the event store folder {current}: it is not a plain folder")
         if hasattr(os, "getuid") and st.st_uid != os.getuid():

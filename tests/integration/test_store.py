@@ -329,3 +329,37 @@ def test_mpsql_sync_and_mpsql_store_from_the_shell(emulator):
     assert dropped.stdout.splitlines() == ["dropped", "2024-03-05"]
     bad = run(["sync", "--from", "2024-13-01"], env)
     assert bad.returncode == 2 and "--from" in bad.stderr and "not a date" in bad.stderr
+
+
+def test_a_store_folder_that_is_a_file_is_a_clear_error(con, emulator, monkeypatch, tmp_path):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    monkeypatch.setenv("MPSQL_STORE_DIR", str(not_a_folder))
+    with pytest.raises(duckdb.Error, match="cannot use the event store folder"):
+        con.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-04')").fetchall()
+
+
+def test_a_day_folder_replaced_by_a_link_is_neither_read_nor_written_through(con, emulator, notices, tmp_path):
+    con.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-04')").fetchall()
+    project = next(p for p in store_dir().iterdir() if p.is_dir())
+    day = project / "events" / "date=2024-03-04"
+    elsewhere = tmp_path / "elsewhere"
+    day.rename(elsewhere)
+    day.symlink_to(elsewhere)
+    before = (elsewhere / "data.parquet").stat().st_mtime_ns
+    emulator.reset()
+    n = con.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-04')").fetchone()[0]
+    assert n > 0 and len(export_requests(emulator)) == 1  # not read through the link: fetched
+    assert (elsewhere / "data.parquet").stat().st_mtime_ns == before  # and not written through it
+    assert any("could not be kept in the local store" in m for m in notices)
+
+
+def test_a_ledger_file_replaced_by_a_link_is_not_followed(con, emulator, tmp_path):
+    ledger = store_dir() / "ratelimit-ledger.json"
+    con.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-04')").fetchall()
+    target = tmp_path / "target.json"
+    target.write_text("{}")
+    ledger.unlink()
+    ledger.symlink_to(target)
+    assert con.execute("SELECT count(*) FROM mp_export('2024-03-05', '2024-03-05')").fetchone()[0] > 0
+    assert target.read_text() == "{}"
