@@ -363,3 +363,14 @@ def test_a_ledger_file_replaced_by_a_link_is_not_followed(con, emulator, tmp_pat
     ledger.symlink_to(target)
     assert con.execute("SELECT count(*) FROM mp_export('2024-03-05', '2024-03-05')").fetchone()[0] > 0
     assert target.read_text() == "{}"
+
+
+@pytest.mark.parametrize("variable, value", [("MPSQL_STORE_LOOKBACK_DAYS", "five"),
+                                             ("MPSQL_STORE_LOOKBACK_DAYS", "-1"),
+                                             ("MPSQL_STORE_FRESH_SECONDS", "nan"),
+                                             ("MPSQL_STORE_FRESH_SECONDS", "soon")])
+def test_a_bad_store_setting_is_named_before_any_request(con, emulator, monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(duckdb.Error, match=f"\\${variable} must be"):
+        con.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-04')").fetchall()
+    assert export_requests(emulator) == []
