@@ -1,9 +1,9 @@
 """On-disk cache of small JSON responses, so repeated ``mpsql -c`` runs do not spend the hourly query budget.
 
-Mixpanel's Query API allows 60 requests an hour per project (FACTS.md §3); discovery results (event names,
-property names, cohorts, ...) change slowly, so they are kept for a TTL. Entries are keyed by everything that
-makes a response differ (base URL, project, account, endpoint, method, parameters) and hold only what the
-request returned: never a credential. The folder is 0700 and each entry 0600, written atomically.
+Mixpanel's Query API allows 60 requests an hour per project (docs/mixpanel-api.md, "Rate limits"); discovery results
+(event names, property names, cohorts, ...) change slowly, so they are kept for a TTL. Entries are keyed by everything
+that makes a response differ (base URL, project, account, endpoint, method, parameters) and hold only what the request
+returned: never a credential. The folder is 0700 and each entry 0600, written atomically.
 
 The folder is checked before each use: a symlink, a non-directory or a folder another user owns is not used
 (no caching, with a notice); a folder we own that is open to others is tightened to 0700. An entry is fresh

@@ -191,7 +191,8 @@ class MixpanelClient:
 
         With ``cache_ttl`` a response stored less than that many seconds ago is answered from the on-disk
         cache, costing no request (the log shows ``cache_hit``). Mixpanel sometimes answers 200 with an
-        ``error`` key (Insights, FACTS.md §4): that is raised as a ``QueryError``, never cached.
+        ``error`` key (Insights; docs/mixpanel-api.md, "Report conventions"): that is raised as a ``QueryError``,
+        never cached.
         """
         query = self._query_params(family, params or {})
         key = self.cache.key(self._cache_scope(), endpoint, method, query) if cache_ttl else ""
@@ -470,7 +471,7 @@ def url_size(value: Any) -> int:
 
 
 def _param_text(value: Any) -> str:
-    """Mixpanel wants list parameters as JSON-encoded strings (FACTS.md §4)."""
+    """Mixpanel wants list parameters as JSON-encoded strings (docs/mixpanel-api.md, "Report conventions")."""
     if isinstance(value, list | dict):
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     if isinstance(value, bool):

@@ -1,7 +1,8 @@
 """An export body on disk: raw HTTP chunks in, a file DuckDB's JSON reader can parse, or a loud failure.
 
-Python only moves bytes here; DuckDB parses the JSON later (DESIGN.md: one Python object per event caps ingest
-near 0.15 M rows/s). Together with that parse, the guarantee is that a window's rows come from a *complete* body:
+Python only moves bytes here; DuckDB parses the JSON later (one Python object per event caps ingest near
+0.15 M rows/s; docs/duckdb-hook.md, "Ingest speed"). Together with that parse, the guarantee is that a
+window's rows come from a *complete* body:
 
 - chunks may split a record, a UTF-8 character or the gzip stream anywhere;
 - a plain body that stops mid-line or ends with Mixpanel's plain-text ``terminated early`` line raises
@@ -11,7 +12,7 @@ near 0.15 M rows/s). Together with that parse, the guarantee is that a window's 
   turns that into ``StreamTruncated`` (``tests/properties/test_export_body.py`` holds both paths to it).
 
 JSON strings never contain a raw newline (JSON escapes it), so splitting strictly on ``\\n`` is exact; other
-terminators such as U+2028 are part of the data (FACTS.md §5.1).
+terminators such as U+2028 are part of the data (docs/mixpanel-api.md, "Streaming and volume").
 """
 
 from __future__ import annotations

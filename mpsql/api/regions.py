@@ -1,4 +1,4 @@
-"""Where each Mixpanel API family lives, per data-residency region (FACTS.md §1).
+"""Where each Mixpanel API family lives, per data-residency region (docs/mixpanel-api.md, "Hosts and regions").
 
 Export is served from the ``data*`` hosts, everything else from the ``mixpanel.com`` family; the two never mix.
 An ``api_url`` (``MP_API_URL`` or an account's ``api_url``) puts every family under one base URL with Mixpanel's

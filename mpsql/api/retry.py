@@ -1,9 +1,9 @@
 """The one retry policy: which failures are retried, and how long to wait before the next attempt.
 
 Mixpanel asks clients to back off from about 2 s, doubling to 60 s with jitter, to treat 502/503 like 429, and
-never to retry a 4xx other than 429 (FACTS.md §3.2). ``Retry-After`` is honoured when sent (seconds or an HTTP
-date), capped so a hostile value cannot park a statement for hours. A deadline caps the whole of one logical
-request (every attempt and every wait between them), so no server can keep a statement busy for ever.
+never to retry a 4xx other than 429 (docs/mixpanel-api.md, "Rate limits"). ``Retry-After`` is honoured when sent
+(seconds or an HTTP date), capped so a hostile value cannot park a statement for hours. A deadline caps the whole of one
+logical request (every attempt and every wait between them), so no server can keep a statement busy for ever.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Mixpanel's report computations over deduplicated events (FACTS §4, §5.3-5.7, §5.9), pure and stdlib-only.
+"""Mixpanel's report computations over deduplicated events (docs/mixpanel-api.md, "Report conventions" and
+the report sections), pure and stdlib-only.
 
 Every function takes already-deduplicated ``Event``s (``eventstore``) plus parsed parameters and returns the
 JSON-ready body of the matching Query API response; validation and HTTP live in ``routes/reports.py``.

@@ -1,4 +1,5 @@
-"""The synthetic project's saved cohorts, Lexicon schemas and annotations (FACTS §5.8, §5.11, §5.12).
+"""The synthetic project's saved cohorts, Lexicon schemas and annotations (docs/mixpanel-api.md: "Cohorts list",
+"Lexicon schemas", "Annotations").
 
 Cohorts are defined so their members can be computed exactly: three by a profile-property expression
 (evaluated like Engage's ``where``) and one by behaviour (everyone, profile or not, who did an event in

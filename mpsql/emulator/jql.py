@@ -1,19 +1,19 @@
-"""A small, honest subset of JQL (FACTS §5.10) for ``POST /api/query/jql``: no JavaScript engine.
+"""A small, honest subset of JQL (docs/mixpanel-api.md, "JQL") for ``POST /api/query/jql``: no JavaScript engine.
 
 JQL scripts are JavaScript. This module parses a JavaScript *subset* and runs it over the deduplicated
 events (``eventstore``) and the user profiles; anything outside the subset is refused with the error body
 Mixpanel uses for a failing script: HTTP 412, ``{"request": ..., "error": "UserVisiblePreconditionFailedError:
 Uncaught exception <Kind>Error: ..."}`` [O: the status and prefix clients such as mixpanel_data parse]
-(FACTS §5.10 suggested 400; 412 is what a real failing script gets).
+(400 would be the obvious guess; 412 is what a real failing script gets, docs/mixpanel-api.md, "JQL").
 
 Supported:
 
 - The program: ``function main() { [var|let|const x = <expr>;]... return <expr>; }`` plus ``//`` and
   ``/* */`` comments; the global ``params`` (the ``params`` form field, a JSON object).
 - Sources: ``Events({from_date, to_date, event_selectors: [{event, selector}]})`` (dates ``YYYY-MM-DD``
-  or ISO datetimes, by UTC day, inclusive; ``selector`` is a segmentation expression, FACTS §7) and
-  ``People()``. An event is ``{name, distinct_id, time (ms), sampling_factor, properties}``; a user is
-  ``{distinct_id, time, last_seen (ms), properties}``.
+  or ISO datetimes, by UTC day, inclusive; ``selector`` is a segmentation expression, docs/mixpanel-api.md, "The
+  expression language") and ``People()``. An event is ``{name, distinct_id, time (ms), sampling_factor, properties}``; a
+  user is ``{distinct_id, time, last_seen (ms), properties}``.
 - Collection methods: ``filter(f)``, ``map(f)``, ``groupBy(keys, reducer)``, ``groupByUser([keys,]
   reducer)``, ``reduce(reducer)``, ``sortAsc(key)``, ``sortDesc(key)``. A key is a function or a dotted
   path string (``"name"``, ``"properties.$browser"``); a reducer is ``mixpanel.reducer.count()``,

@@ -1,4 +1,5 @@
-"""Error texts in Mixpanel's wording (FACTS §2.4, §3.1, §4, §6); [E] where Mixpanel's text is unknown."""
+"""Error texts in Mixpanel's wording (docs/mixpanel-api.md: "Authentication", "Rate limits",
+"Report conventions", "Error catalogue"); [E] where Mixpanel's text is unknown."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ EVENT_INVALID = "Error in event: must be a JSON-encoded array of event names"  #
 TIME_IN_MS_INVALID = "Error in time_in_ms: must be true or false"  # [E]
 EXPORT_CONCURRENCY = "too many export requests in progress for this project"
 
-# Engage (FACTS §5.2; the combination rules are the spec's and mixpanel_data's, the wording is [E])
+# Engage (docs/mixpanel-api.md, "Engage"; the combination rules are the spec's and mixpanel_data's, the wording is [E])
 ENGAGE_ID_AND_IDS = "Error in distinct_ids: distinct_id and distinct_ids cannot be used together"
 ENGAGE_BEHAVIORS_AND_COHORT = "Error in behaviors: behaviors and filter_by_cohort are mutually exclusive"
 ENGAGE_INCLUDE_ALL_USERS = "Error in include_all_users: only applicable with filter_by_cohort"
@@ -31,7 +32,7 @@ ENGAGE_UNCACHED_PAGE = "request for page in uncached query for params"  # [D] be
 ENGAGE_AS_OF_FUTURE = "Error in as_of_timestamp: must not be in the future"
 ENGAGE_UNKNOWN_GROUP = "Error in data_group_id: unknown group key"
 
-# App API (FACTS §5.11, §5.12; [E] wording)
+# App API (docs/mixpanel-api.md, "Lexicon schemas", "Annotations"; [E] wording)
 SCHEMA_NOT_FOUND = "Schema not found"
 ENTITY_TYPE_INVALID = "Invalid entity type: must be one of event, profile"
 ANNOTATION_NOT_FOUND = "Annotation not found"

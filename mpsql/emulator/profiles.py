@@ -32,7 +32,8 @@ from mpsql.emulator.datagen import Dataset
 
 __all__ = ["COMPANY_GROUP_ID", "GROUP_KEYS", "group_profiles_for", "iso", "profiles_for"]
 
-COMPANY_GROUP_ID = "-6081234129387415502"  # Mixpanel group key ids can be large negative integers (FACTS §5.2)
+# Mixpanel group key ids can be large negative integers (docs/mixpanel-api.md, "Engage")
+COMPANY_GROUP_ID = "-6081234129387415502"
 GROUP_KEYS = {COMPANY_GROUP_ID: "company"}  # data_group_id -> group key
 
 _FIRST = ("Ana", "João", "Yuki", "Lena", "Max", "Chloé", "Zoë", "Łukasz", "Priya", "Oliver", "Emma", "Noah",

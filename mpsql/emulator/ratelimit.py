@@ -1,4 +1,5 @@
-"""Server-side per-project rate limiter (FACTS §3) with an injectable clock, so tests need no sleeps."""
+"""Server-side per-project rate limiter (docs/mixpanel-api.md, "Rate limits") with an injectable clock, so
+tests need no sleeps."""
 
 from __future__ import annotations
 

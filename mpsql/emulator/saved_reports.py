@@ -3,8 +3,8 @@
 Saved ranges are relative, as in Mixpanel's UI: "last N days" is [today - N, today - 1] in the project
 time zone (UTC), so a saved report always covers whole days of data [E].
 
-Insights (``GET /insights?bookmark_id=``, FACTS §5.6): ``headers`` names the nesting of ``series``:
-``["$event"]`` gives ``{event: {iso date: n}}``; ``["$event", "<property>"]`` gives
+Insights (``GET /insights?bookmark_id=``, docs/mixpanel-api.md, "Insights and Flows"): ``headers`` names the
+nesting of ``series``: ``["$event"]`` gives ``{event: {iso date: n}}``; ``["$event", "<property>"]`` gives
 ``{event: {"$overall": {iso date: n}, "<value>": {iso date: n}, ...}}`` [O]. Dates are ISO datetimes with the
 project's offset (``2024-03-04T00:00:00+00:00``).
 

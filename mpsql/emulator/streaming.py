@@ -11,7 +11,7 @@ from mpsql.emulator.faults import Fault
 
 __all__ = ["GZIP_MIN_BYTES", "PIECE_BYTES", "BodyPlan", "ConnectionCut"]
 
-GZIP_MIN_BYTES = 1400  # gzip only bodies larger than this (FACTS §5.1)
+GZIP_MIN_BYTES = 1400  # gzip only bodies larger than this (docs/mixpanel-api.md, "Export")
 PIECE_BYTES = 64 * 1024  # normal chunk size
 GARBAGE_DEFAULT_AT = 5
 

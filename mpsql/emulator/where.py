@@ -1,4 +1,5 @@
-"""Mixpanel segmentation-expression parser and evaluator (FACTS §7), pure and stdlib-only.
+"""Mixpanel segmentation-expression parser and evaluator (docs/mixpanel-api.md, "The expression language"),
+pure and stdlib-only.
 
 Used by the emulator to filter ``/export`` rows and Engage profiles by ``where``. ``compile_where(text)``
 raises ``WhereSyntaxError`` on a malformed expression; ``Expr.matches(props)`` is true only when the

@@ -204,7 +204,8 @@ def _sql_literal(value: Any) -> str:
 
 
 def check_date_range(function: str, from_date: dt.date, to_date: dt.date, today: dt.date) -> None:
-    """Mixpanel's rules for report and export ranges (FACTS.md §4): ordered, inclusive, not in the future."""
+    """Mixpanel's rules for report and export ranges (docs/mixpanel-api.md, "Report conventions"): ordered,
+    inclusive, not in the future."""
     if from_date.year < 2000:
         raise ArgumentError(function, "from_date", f"{from_date} is before 2000, which Mixpanel rejects")
     if from_date > to_date:

@@ -103,7 +103,7 @@ def install_table_function(con: duckdb.DuckDBPyConnection, *, name: str, source:
     """Register ``source`` and define ``name(...)`` as a TEMP table macro over it on ``con``.
 
     ``named`` maps each option to its SQL default. Every column in the body is qualified (``s.event``) because
-    macro parameters shadow column names (duckdb2.md §1.3, gotcha 2).
+    macro parameters shadow column names (docs/duckdb-hook.md, "Writing the macro body").
     """
     con._register_arrow_source(source_name(name), source)
     params = [*positional, *(f"{arg} := {default}" for arg, default in named.items())]

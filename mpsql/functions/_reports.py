@@ -30,7 +30,8 @@ OVERALL = "$overall"  # Mixpanel's key for "all users" in segmented funnels/rete
 SEGMENT_LIMIT = 10_000  # the documented maximum of ``limit`` (top segments) on every report endpoint
 SUB_DAY = ("minute", "hour")
 
-# A bare word is no expression: Mixpanel's operands are properties["..."], literals and function calls (§7).
+# A bare word is no expression: Mixpanel's operands are properties["..."], literals and function calls
+# (docs/mixpanel-api.md, "The expression language").
 _BARE_NAME = re.compile(r"^\$?[A-Za-z_][\w\- $.]*$")
 _LITERAL_WORDS = {"true", "false", "null", "undefined"}
 
@@ -39,7 +40,7 @@ _LITERAL_WORDS = {"true", "false", "null", "undefined"}
 
 
 def require_dates(function: str, from_date: dt.date | None, to_date: dt.date | None, today: dt.date) -> None:
-    """Both dates given, ordered, not before 2000 and not after today (FACTS.md §4)."""
+    """Both dates given, ordered, not before 2000 and not after today (docs/mixpanel-api.md, "Report conventions")."""
     if from_date is None or to_date is None:
         missing = "from_date" if from_date is None else "to_date"
         raise ArgumentError(function, missing, "is required", "a DATE or 'YYYY-MM-DD' text")
@@ -68,7 +69,8 @@ def check_names(function: str, argument: str, names: list[str] | None, example: 
 
 
 def check_expression(function: str, argument: str, text: str | None) -> None:
-    """A segmentation expression (FACTS.md §7) must not be blank or a bare property name."""
+    """A segmentation expression (docs/mixpanel-api.md, "The expression language") must not be blank or a bare
+    property name."""
     if text is None:
         return
     if not text.strip():
@@ -87,7 +89,8 @@ def check_top(function: str, top: int | None, by: str | None) -> None:
 
 
 def check_kind_unit(function: str, kind: str | None, unit: str | None) -> None:
-    """Mixpanel has no hourly uniques (FACTS.md §4), so no hourly average (events per unique user) either."""
+    """Mixpanel has no hourly uniques (docs/mixpanel-api.md, "Report conventions"), so no hourly average (events
+    per unique user) either."""
     if kind in ("unique", "average") and unit in SUB_DAY:
         raise ArgumentError(function, "type", f"{kind!r} is not available with unit '{unit}': Mixpanel counts no "
                             "unique users per hour or minute", "type := 'general', or unit := 'day'")
@@ -139,7 +142,8 @@ def expect(function: str, body: Any, kind: type, what: str) -> Any:
 
 def series_rows(function: str, body: Any) -> Iterator[tuple[dt.datetime, str, Any]]:
     """Rows ``(bucket, key, value)`` of the ``{"data": {"series": [...], "values": {key: {bucket: n}}}}`` envelope
-    that segmentation, numeric segmentation, ``/events`` and ``/events/properties`` share (FACTS.md §5.3, §5.9).
+    that segmentation, numeric segmentation, ``/events`` and ``/events/properties`` share (docs/mixpanel-api.md,
+    "Segmentation family", "Events and properties breakdowns").
 
     ``series`` is not guaranteed sorted, so buckets are sorted here. Every key gets a row for every bucket of
     ``series``: a bucket missing from a key's map is 0 (Mixpanel may omit zero buckets), so the result is a

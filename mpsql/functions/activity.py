@@ -1,4 +1,5 @@
-"""``mp_activity``: the activity feed (``GET /stream/query``, FACTS.md §5.7) of some users, one row per event.
+"""``mp_activity``: the activity feed (``GET /stream/query``, docs/mixpanel-api.md, "Activity stream") of some
+users, one row per event.
 
 ``distinct_id VARCHAR, event VARCHAR, time TIMESTAMPTZ, properties JSON`` — the same shape as ``mp_export``'s
 columns, so the two union cleanly. ``properties`` is the event's object exactly as Mixpanel sent it; Mixpanel's

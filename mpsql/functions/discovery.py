@@ -23,7 +23,9 @@ from mpsql.functions._args import Args, Day, ProjectArgs
 from mpsql.functions._reports import expect
 from mpsql.functions._rows import DISCOVERY_TTL, Call, cache_ttl, rows_function
 
-EVENT_NAMES_LIMIT = 5000  # Mixpanel silently clamps /events/names at 5000 (FACTS.md §5.9); its default is 255
+# Mixpanel silently clamps /events/names at 5000; its default is 255 (docs/mixpanel-api.md, "Events and properties
+# breakdowns")
+EVENT_NAMES_LIMIT = 5000
 PROPERTIES_LIMIT = 2000  # /events/properties/top returns only 10 unless asked for more
 VALUES_LIMIT = 255  # Mixpanel's default for /events/properties/values
 
@@ -106,7 +108,7 @@ def _properties(call: Call[PropertiesArgs]) -> Iterator[tuple[Any, ...]]:
     body = expect(call.function, raw, dict, "/events/properties/top")
     for name in sorted(body):
         info = body[name]
-        # Some keys come back as {} with no count (FACTS.md §5.9).
+        # Some keys come back as {} with no count (docs/mixpanel-api.md, "Events and properties breakdowns").
         count = info.get("count") if isinstance(info, dict) else None
         yield event, name, count
 
@@ -241,7 +243,7 @@ def _annotations(call: Call[AnnotationsArgs]) -> Iterator[tuple[Any, ...]]:
     if pid is None:
         raise ArgumentError(call.function, "account", "annotations are an App API and need a service account "
                             "with a project_id")
-    # The App API spells these in camelCase (FACTS.md §5.12).
+    # The App API spells these in camelCase (docs/mixpanel-api.md, "Annotations").
     params = {"fromDate": a.from_date and a.from_date.isoformat(), "toDate": a.to_date and a.to_date.isoformat()}
     raw = call.fetch("app", f"/projects/{pid}/annotations", params, ttl=cache_ttl(DISCOVERY_TTL))
     body = expect(call.function, raw, dict, "/annotations")

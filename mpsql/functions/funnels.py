@@ -1,7 +1,8 @@
 """``mp_funnel``: a saved funnel's steps per date bucket (and segment), one row per date x segment x step.
 
-``GET /funnels`` (FACTS.md §5.4) answers ``{"data": {date: {"steps": [...], "analysis": {...}}}}``; with
-``on`` (``by :=``) each date maps to ``{"$overall": [steps], "<segment>": [steps], ...}`` instead. Both become::
+``GET /funnels`` (docs/mixpanel-api.md, "Funnels") answers ``{"data": {date: {"steps": [...], "analysis":
+{...}}}}``; with ``on`` (``by :=``) each date maps to ``{"$overall": [steps], "<segment>": [steps], ...}``
+instead. Both become::
 
     date DATE, segment VARCHAR, step INTEGER, event VARCHAR, count BIGINT,
     step_conversion DOUBLE, overall_conversion DOUBLE, avg_time_seconds DOUBLE

@@ -1,4 +1,5 @@
-"""Saved reports: ``mp_insight`` (``GET /insights``, FACTS.md §5.6) and ``mp_flows`` (``GET /arb_funnels``).
+"""Saved reports: ``mp_insight`` (``GET /insights``) and ``mp_flows`` (``GET /arb_funnels``); docs/mixpanel-api.md,
+"Insights and Flows".
 
 ``mp_insight(bookmark_id)`` -> ``date TIMESTAMP, metric VARCHAR, segment VARCHAR, value DOUBLE``, one row per
 date x metric x segment. Insights answers ``{"headers": [...], "series": {...}}`` where ``headers`` names the

@@ -1,4 +1,5 @@
-"""``mp_jql(script, params :=)``: a JQL script's result, one JSON row per element (``POST /jql``, FACTS.md §5.10).
+"""``mp_jql(script, params :=)``: a JQL script's result, one JSON row per element (``POST /jql``;
+docs/mixpanel-api.md, "JQL").
 
 JQL is in maintenance mode at Mixpanel, which recommends moving to Export, Engage and the Query API: here that is
 ``mp_export`` with SQL over its rows. Scripts run on Mixpanel's servers for at most 2 minutes and count against

@@ -1,12 +1,11 @@
 """``mp_profiles``: user (or group) profiles from Engage, every page, streamed one page at a time.
 
-Engage pages by ``session_id`` + ``page`` (FACTS.md §5.2): page 0 returns the session and ``total``; further
-pages follow while a page is full (``page_size``, 1000), fetched a few at a time in order. Each page is one
-request against the Query API budget and becomes one Arrow batch, so memory stays flat however many profiles
-match. A page that fails is retried
-whole by the client, so rows are never duplicated; if the rows seen differ from Engage's ``total``, a notice
-says so. A server that does not page (it repeats a page, serves more than its total and one page more, or
-announces a page size that is not a positive integer) stops the walk with an error instead of looping forever.
+Engage pages by ``session_id`` + ``page`` (docs/mixpanel-api.md, "Engage"): page 0 returns the session and ``total``;
+further pages follow while a page is full (``page_size``, 1000), fetched a few at a time in order. Each page is one
+request against the Query API budget and becomes one Arrow batch, so memory stays flat however many profiles match. A
+page that fails is retried whole by the client, so rows are never duplicated; if the rows seen differ from Engage's
+``total``, a notice says so. A server that does not page (it repeats a page, serves more than its total and one page
+more, or announces a page size that is not a positive integer) stops the walk with an error instead of looping forever.
 """
 
 from __future__ import annotations
@@ -74,7 +73,7 @@ class ProfilesArgs(ProjectArgs):
         return False  # Engage is asked by POST: the arguments travel in the body
 
     def check(self, function: str, today: dt.date) -> None:
-        """The combinations Engage rejects, refused before any request (anchor §1.3)."""
+        """The combinations Engage rejects, refused before any request (docs/mixpanel-api.md, "Engage")."""
         if self.distinct_id is not None and self.distinct_ids is not None:
             raise ArgumentError(function, "distinct_ids", "cannot be combined with distinct_id",
                                 "either distinct_id := 'one id' or distinct_ids := ['id', ...]")
@@ -182,7 +181,8 @@ class _Walk:
                              "pages do not add up")
 
 
-AHEAD = 4  # pages in flight at once: the Query API allows 5 concurrent requests per project (FACTS.md §3)
+# Pages in flight at once: the Query API allows 5 concurrent requests per project (docs/mixpanel-api.md, "Rate limits").
+AHEAD = 4
 
 
 def _fetch_ahead(call: Call[ProfilesArgs], base: dict[str, Any], session: str,
@@ -230,7 +230,7 @@ def _emit(call: Call[ProfilesArgs], results: list[dict[str, Any]]) -> Iterator[t
 
 def _row(item: dict[str, Any]) -> tuple[Any, ...]:
     props = item.get("$properties") or {}
-    # The spec types $distinct_id as an integer; ids are strings in practice (FACTS.md §5.2).
+    # The spec types $distinct_id as an integer; ids are strings in practice (docs/mixpanel-api.md, "Engage").
     distinct_id = item.get("$distinct_id")
     return (None if distinct_id is None else str(distinct_id), _last_seen(props.get("$last_seen")), props)
 

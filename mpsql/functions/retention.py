@@ -1,5 +1,5 @@
 """Retention and frequency: ``mp_retention`` (``GET /retention``) and ``mp_frequency`` (``GET /retention/addiction``),
-FACTS.md §5.5.
+docs/mixpanel-api.md, "Retention and frequency".
 
 ``mp_retention`` -> ``cohort_date DATE, segment VARCHAR, cohort_size BIGINT, period INTEGER, count BIGINT,
 rate DOUBLE``: one row per cohort x segment x period.
@@ -153,7 +153,8 @@ def _retention(call: Call[RetentionArgs]) -> Iterator[tuple[Any, ...]]:
 
 
 def _retention_segments(function: str, cohort: Any) -> list[tuple[str, dict[str, Any]]]:
-    """``[(segment, {"counts", "first"})]``: unsegmented cohorts have ``counts`` at the top (FACTS.md §5.5)."""
+    """``[(segment, {"counts", "first"})]``: unsegmented cohorts have ``counts`` at the top (docs/mixpanel-api.md,
+    "Retention and frequency")."""
     cohort = expect(function, cohort, dict, "a /retention cohort")
     if "counts" in cohort or "first" in cohort:
         return [(OVERALL, cohort)]

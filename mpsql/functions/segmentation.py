@@ -1,5 +1,6 @@
 """Segmentation and event breakdowns: ``mp_segmentation``, ``mp_segmentation_numeric``, ``mp_segmentation_sum``,
-``mp_segmentation_average``, ``mp_event_counts`` and ``mp_property_counts`` (FACTS.md §5.3, §5.9).
+``mp_segmentation_average``, ``mp_event_counts`` and ``mp_property_counts`` (docs/mixpanel-api.md,
+"Segmentation family", "Events and properties breakdowns").
 
 Every function returns one row per time bucket x segment, never a JSON blob:
 
@@ -134,7 +135,8 @@ def _numeric(call: Call[NumericArgs]) -> Iterator[tuple[Any, ...]]:
     params = {"event": a.event, "from_date": _day(a.from_date), "to_date": _day(a.to_date), "on": a.by,
               "unit": a.unit or "day", "where": a.filter, "type": a.type or "general"}
     body = call.fetch("query", "/segmentation/numeric", params, ttl=cache_ttl(REPORT_TTL))
-    # Bucket labels are ranges with thousands separators, e.g. "2,000 - 2,100" (FACTS.md §5.3); kept as text.
+    # Bucket labels are ranges with thousands separators, e.g. "2,000 - 2,100" (docs/mixpanel-api.md,
+    # "Segmentation family"); kept as text.
     for when, bucket, value in series_rows(call.function, body):
         yield when, bucket, number(value)
 
@@ -218,7 +220,8 @@ class EventCountsArgs(ProjectArgs):
 def _event_counts(call: Call[EventCountsArgs]) -> Iterator[tuple[Any, ...]]:
     a = call.args
     names = list(dict.fromkeys(a.events or []))
-    # /events takes its events as a JSON array even for one; type and unit are required there (FACTS.md §5.9).
+    # /events takes its events as a JSON array even for one; type and unit are required there
+    # (docs/mixpanel-api.md, "Events and properties breakdowns").
     params = {"event": names, "from_date": _day(a.from_date), "to_date": _day(a.to_date),
               "type": a.type or "general", "unit": a.unit or "day"}
     body = call.fetch("query", "/events", params, ttl=cache_ttl(REPORT_TTL))

@@ -1,4 +1,4 @@
-"""Authentication forms and error bodies (FACTS §2)."""
+"""Authentication forms and error bodies (docs/mixpanel-api.md, "Authentication")."""
 
 from __future__ import annotations
 

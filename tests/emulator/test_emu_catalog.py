@@ -1,4 +1,4 @@
-"""Saved cohorts (FACTS §5.8), Lexicon schemas (§5.11) and annotations (§5.12), plus the path-pattern
+"""Saved cohorts, Lexicon schemas and annotations (docs/mixpanel-api.md), plus the path-pattern
 routing the App API routes rely on."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Discovery endpoints (FACTS §5.9): event names, today's top events, an event's top properties and a
-property's values, all counted over deduplicated events and checked against a direct count."""
+"""Discovery endpoints (docs/mixpanel-api.md, "Events and properties breakdowns"): event names, today's top events, an
+event's top properties and a property's values, all counted over deduplicated events and checked against a direct
+count."""
 
 from __future__ import annotations
 

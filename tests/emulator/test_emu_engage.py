@@ -1,4 +1,4 @@
-"""Engage (/api/query/engage, FACTS §5.2): paging by session, filters, ids, cohorts, behaviours, groups,
+"""Engage (/api/query/engage, docs/mixpanel-api.md): paging by session, filters, ids, cohorts, behaviours, groups,
 the combinations Engage rejects, and profiles that agree with the project's events."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Funnels (FACTS §5.4): step order, conversion window, cohorts, ratios, segments, saved funnels, errors."""
+"""Funnels (docs/mixpanel-api.md, "Funnels"): step order, conversion window, cohorts, ratios, segments, saved
+funnels, errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Server-side rate limiting with an injected clock (FACTS §3)."""
+"""Server-side rate limiting with an injected clock (docs/mixpanel-api.md, "Rate limits")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Frequency, activity stream, Insights bookmarks, saved Flows and the JQL subset (FACTS §5.5-5.7, §5.10)."""
+"""Frequency, activity stream, Insights bookmarks, saved Flows and the JQL subset (docs/mixpanel-api.md: "Retention and
+frequency", "Activity stream", "Insights and Flows", "JQL")."""
 
 from __future__ import annotations
 

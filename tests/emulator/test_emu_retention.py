@@ -1,4 +1,5 @@
-"""Retention (FACTS §5.5): birth and compounded cohorts, bucket edges, truncation, unbounded, segments, errors."""
+"""Retention (docs/mixpanel-api.md, "Retention and frequency"): birth and compounded cohorts, bucket edges,
+truncation, unbounded, segments, errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Segmentation family and event breakdowns (FACTS §5.3, §5.9) against deduplicated /export data."""
+"""Segmentation family and event breakdowns (docs/mixpanel-api.md, "Segmentation family",
+"Events and properties breakdowns") against deduplicated /export data."""
 
 from __future__ import annotations
 

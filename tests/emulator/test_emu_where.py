@@ -1,4 +1,4 @@
-"""Unit tests of the where-expression parser and evaluator (FACTS §7 semantics)."""
+"""Unit tests of the where-expression parser and evaluator (docs/mixpanel-api.md, "The expression language")."""
 
 from __future__ import annotations
 

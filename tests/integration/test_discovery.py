@@ -10,7 +10,7 @@ from mpsql.emulator import catalog
 from mpsql.emulator.saved_reports import FUNNELS
 from tests.conftest import TODAY
 
-# Mixpanel's discovery endpoints look at the last 31 days (FACTS.md §5.9).
+# Mixpanel's discovery endpoints look at the last 31 days (docs/mixpanel-api.md, "Events and properties breakdowns").
 LAST31 = f"'{TODAY - dt.timedelta(days=31)}', '{TODAY - dt.timedelta(days=1)}'"
 STORAGE = ("time", "distinct_id", "$insert_id", "mp_processing_time_ms")
 

@@ -52,7 +52,8 @@ def test_funnels_list_example(con, serve_example):
 
 
 def test_lexicon_and_annotation_shapes_from_the_fact_sheet(con, emulator, serve_example):
-    """The Lexicon and Annotations specs carry no response examples; FACTS.md §5.11/§5.12 give the shapes."""
+    """The Lexicon and Annotations specs carry no response examples; docs/mixpanel-api.md gives the shapes
+    ("Lexicon schemas", "Annotations")."""
     from mpsql.emulator.proto import Response, Route
 
     pid = emulator.credentials.project_id

@@ -118,7 +118,8 @@ def test_identities_map_anonymous_device_ids_to_the_user_who_signed_up(events):
 
 
 def test_a_page_view_to_sign_up_funnel_converts_anonymous_visitors_live_and_local(events):
-    """Visitors browse anonymously ($device:... ids) before Sign Up; merged, they convert (FACTS: ID merge)."""
+    """Visitors browse anonymously ($device:... ids) before Sign Up; merged, they convert (docs/report-semantics.md,
+    "Identity")."""
     live = rows(events, f"SELECT * FROM mp_funnel(7004, '{FROM}', '{TO}', overall := true) ORDER BY step")
     local = rows(events, f"SELECT * FROM mp_local_funnel('events', ['Page View', 'Sign Up'], '{FROM}', '{TO}', "
                          f"window_seconds := 86400, overall := true) ORDER BY step")

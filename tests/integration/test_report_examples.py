@@ -156,7 +156,8 @@ def test_the_funnel_example_keeps_every_documented_step_field_it_maps(con, serve
 
 
 def test_the_frequency_example_without_its_data_wrapper_reads_the_same(con, emulator):
-    """FACTS.md §5.5: the prose page shows the addiction answer without the spec's ``data`` wrapper."""
+    """The prose page shows the addiction answer without the spec's ``data`` wrapper (docs/mixpanel-api.md,
+    "Retention and frequency")."""
     saved = dict(emulator.routes)
     bare = openapi_example("query", "GET", "/retention/addiction")["data"]
     emulator.add_route("/api/query/retention/addiction", Route(lambda emu, req: Response(json=bare), "query"))

@@ -1,9 +1,9 @@
 """Each report's rows equal an independent computation over ``mp_export`` of the same project and range.
 
 The expectations are written here, in SQL or in plain Python over the exported (deduplicated) rows, from
-Mixpanel's documented semantics (FACTS.md §5) and the emulator's documented choices where Mixpanel documents
-nothing (project time zone UTC; segment keys as text, ``null``/``undefined`` for null/missing values; a
-user's events ordered by time). No emulator computation is reused: the saved reports' definitions (which
+Mixpanel's documented semantics (docs/mixpanel-api.md, docs/report-semantics.md) and the emulator's documented choices
+where Mixpanel documents nothing (project time zone UTC; segment keys as text, ``null``/``undefined`` for null/missing
+values; a user's events ordered by time). No emulator computation is reused: the saved reports' definitions (which
 events, which window) are read from the emulator's catalogue, as a user would read them in Mixpanel's UI.
 """
 

@@ -1,4 +1,5 @@
-"""Annotations, read side (FACTS §5.12): list (``fromDate``/``toDate``), one by id, and the tags.
+"""Annotations, read side: list (``fromDate``/``toDate``), one by id, and the tags (docs/mixpanel-api.md,
+"Annotations").
 
 App API: service accounts only, project id in the path, errors as ``{"status": "error", "error": ...}``.
 """

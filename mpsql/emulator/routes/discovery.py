@@ -1,11 +1,12 @@
-"""Discovery endpoints of the Query API (FACTS §5.8, §5.9): event names, today's top events, an event's
-top properties, a property's values, and the saved cohorts.
+"""Discovery endpoints of the Query API (docs/mixpanel-api.md, "Cohorts list", "Events and properties
+breakdowns"): event names, today's top events, an event's top properties, a property's values, and the saved
+cohorts.
 
-All counts come from the deduplicated events (Mixpanel's reports dedup at query time, §8.3). Emulator
-choices [E]: names, properties and values look at the last ``DISCOVERY_DAYS`` days (``/events/names`` also
-takes ``from_date``/``to_date``); the project's data ends yesterday, so ``/events/top``'s "today" is the last
-day with data and "yesterday" the day before it. Storage fields (``time``, ``distinct_id``, ``$insert_id``,
-``mp_processing_time_ms``) are not reported as properties.
+All counts come from the deduplicated events (Mixpanel's reports dedup at query time, docs/mixpanel-api.md,
+"Duplicates"). Emulator choices [E]: names, properties and values look at the last ``DISCOVERY_DAYS`` days
+(``/events/names`` also takes ``from_date``/``to_date``); the project's data ends yesterday, so ``/events/top``'s
+"today" is the last day with data and "yesterday" the day before it. Storage fields (``time``, ``distinct_id``,
+``$insert_id``, ``mp_processing_time_ms``) are not reported as properties.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Engage ``/api/query/engage`` (FACTS §5.2): user and group profiles, filtered, paged by ``session_id``.
+"""Engage ``/api/query/engage`` (docs/mixpanel-api.md, "Engage"): user and group profiles, filtered, paged by
+``session_id``.
 
 Parameters come from the query string or a form body (GET or POST). Page 0 runs the query, keeps its full
 result in a session and answers with ``total``; later pages slice that snapshot, so paging is stable

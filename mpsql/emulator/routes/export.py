@@ -1,4 +1,4 @@
-"""Raw event export ``GET /api/2.0/export`` (FACTS §5.1): validation, filters, JSONL line stream."""
+"""Raw event export ``GET /api/2.0/export`` (docs/mixpanel-api.md, "Export"): validation, filters, JSONL line stream."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Lexicon Schemas, read side (FACTS §5.11): ``GET /api/app/projects/{project_id}/schemas[/{entityType}[/{name}]]``.
+"""Lexicon Schemas, read side: ``GET /api/app/projects/{project_id}/schemas[/{entityType}[/{name}]]``
+(docs/mixpanel-api.md, "Lexicon schemas").
 
 App API: service accounts only, project id in the path, errors as ``{"status": "error", "error": ...}``.
 Only entities that have a schema are listed (the generator's ``Share`` event has none, like a real project

@@ -1,4 +1,4 @@
-"""Query API report endpoints (FACTS §5.3-5.7, §5.9, §5.10): parameter validation, then ``analytics``.
+"""Query API report endpoints (docs/mixpanel-api.md, the report sections): parameter validation, then ``analytics``.
 
 Every report reads the deduplicated events ``/export`` serves (``eventstore``), bucketed in the project time
 zone (UTC). Errors use the query family's body ``{"request": ..., "error": ...}``: 400 for a missing or bad
@@ -60,11 +60,13 @@ def bad_expression(name: str, detail: str) -> str:
 
 
 def bad_json_list(name: str) -> str:
-    """400 text for a list parameter that is not a JSON array of strings (FACTS §4)."""
+    """400 text for a list parameter that is not a JSON array of strings (docs/mixpanel-api.md, "Report
+    conventions")."""
     return f"Error in {name}: must be a JSON-encoded array of strings"
 
 
-HOURLY_UNIQUES = "Error in unit: unique and average counts are not available per hour or minute"  # FACTS §4 [D]
+# No uniques per hour or minute (docs/mixpanel-api.md, "Report conventions")
+HOURLY_UNIQUES = "Error in unit: unique and average counts are not available per hour or minute"
 UNIT_AND_INTERVAL = "Error in interval: send either unit or interval, not both"  # retention: [O] refusal
 INTERVAL_GENERAL = "Error in interval: interval replaces unit only when type is unique or average"
 INTERVAL_AND_DATES = "Error: specify either interval or from_date and to_date"
@@ -190,7 +192,7 @@ def _now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
 
-# ---------------------------------------------------------------- segmentation family (§5.3)
+# ---------------------------------------------------------------- segmentation family
 
 
 def segmentation(emu: Emulator, req: Request) -> Response:
@@ -258,7 +260,7 @@ def segmentation_average(emu: Emulator, req: Request) -> Response:
     return _numeric_aggregate(emu, req, average=True)
 
 
-# ---------------------------------------------------------------- event breakdown (§5.9)
+# ---------------------------------------------------------------- event breakdown
 
 
 def _range_or_interval(emu: Emulator, p: dict[str, str], unit: str) -> tuple[dt.date, dt.date]:
@@ -280,7 +282,8 @@ def _range_or_interval(emu: Emulator, p: dict[str, str], unit: str) -> tuple[dt.
 
 
 def _required_type_and_unit(p: dict[str, str]) -> tuple[str, str]:
-    """``type`` and ``unit``, both required on ``/events`` and ``/events/properties`` (FACTS §5.9)."""
+    """``type`` and ``unit``, both required on ``/events`` and ``/events/properties`` (docs/mixpanel-api.md,
+    "Events and properties breakdowns")."""
     kind = _choice(p, "type", TYPES, None)
     unit = _choice(p, "unit", SEGMENTATION_UNITS, None)
     if kind is None:
@@ -318,7 +321,7 @@ def event_properties(emu: Emulator, req: Request) -> Response:
     return Response(json=body)
 
 
-# ---------------------------------------------------------------- funnels (§5.4)
+# ---------------------------------------------------------------- funnels
 
 
 def _cohort_buckets(p: dict[str, str], from_date: dt.date, to_date: dt.date) -> Buckets:
@@ -368,7 +371,7 @@ def funnels_list(emu: Emulator, req: Request) -> Response:
     return Response(json=[{"funnel_id": f.funnel_id, "name": f.name} for f in FUNNELS.values()])
 
 
-# ---------------------------------------------------------------- retention (§5.5)
+# ---------------------------------------------------------------- retention
 
 
 def retention(emu: Emulator, req: Request) -> Response:
@@ -427,7 +430,7 @@ def retention_addiction(emu: Emulator, req: Request) -> Response:
     return Response(json=body)
 
 
-# ---------------------------------------------------------------- activity stream (§5.7)
+# ---------------------------------------------------------------- activity stream
 
 
 def stream_query(emu: Emulator, req: Request) -> Response:
@@ -439,7 +442,7 @@ def stream_query(emu: Emulator, req: Request) -> Response:
     return Response(json=analytics.activity_stream(_events(emu, from_date, to_date, None, merged=False), ids))
 
 
-# ---------------------------------------------------------------- saved reports (§5.6, flows)
+# ---------------------------------------------------------------- saved reports (insights, flows)
 
 
 def _bookmark(p: dict[str, str]) -> Any:
@@ -476,7 +479,7 @@ def arb_funnels(emu: Emulator, req: Request) -> Response:
     return Response(json=body)
 
 
-# ---------------------------------------------------------------- JQL (§5.10)
+# ---------------------------------------------------------------- JQL
 
 
 def jql_query(emu: Emulator, req: Request) -> Response:
