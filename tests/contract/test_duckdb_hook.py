@@ -1,7 +1,7 @@
 """The private DuckDB hook mp_* functions rely on behaves as pinned (duckdb 2.0.x).
 
-If DuckDB changes it, these fail first and say what broke; the public fallback is described in
-mpsql/functions/_duckdb.py.
+If DuckDB changes it, these fail first and say what broke; docs/duckdb-hook.md says what to check when upgrading
+and describes the public fallback.
 """
 
 from __future__ import annotations
