@@ -229,6 +229,9 @@ class Account:
                 raise ConfigError(
                     f"{where}: api_url must be an http:// or https:// URL, not {_show(self.api_url)}"
                 )
+            if api_url is not None and "@" in re.sub(r"^https?://", "", api_url).split("/", 1)[0]:
+                raise ConfigError(f"{where}: api_url must not hold a user name or password (it would show in "
+                                  "folder names, logs and mp_rate_limits); give the proxy's credentials otherwise")
         object.__setattr__(self, "api_url", api_url)
 
     @property

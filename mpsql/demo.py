@@ -53,6 +53,7 @@ def demo_account() -> Account:
 
 def _forget_old_demo_days(keep: str) -> None:
     import contextlib
+    import re
     import shutil
 
     from mpsql.store.days import store_root
@@ -60,5 +61,7 @@ def _forget_old_demo_days(keep: str) -> None:
     root = store_root()
     with contextlib.suppress(OSError):
         for entry in root.iterdir():
-            if entry.name.startswith("demo-") and entry.name != keep and not entry.is_symlink() and entry.is_dir():
+            # Only folders this function names (demo-<seed>-<date>) and nothing else a user may keep there.
+            if (re.fullmatch(rf"demo-{DEMO_SEED}-\d{{4}}-\d{{2}}-\d{{2}}", entry.name) and entry.name != keep
+                    and not entry.is_symlink() and entry.is_dir()):
                 shutil.rmtree(entry, ignore_errors=True)

@@ -76,7 +76,8 @@ def _delay(sent: list[float], limits: Limits, now: float) -> float:
 
 
 def _recent(sent: list[float], now: float) -> list[float]:
-    return [t for t in sent if now - t < HOUR][-MAX_ENTRIES:]
+    # A time ahead of now (a clock stepped back, another machine's skew) would block for as long: it is dropped.
+    return [t for t in sent if 0 <= now - t < HOUR or 0 < t - now < 5][-MAX_ENTRIES:]
 
 
 class Ledger(Protocol):
@@ -133,6 +134,8 @@ class FileLedger:
             flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
             fd = os.open(self.path, flags, 0o600)
             try:
+                if os.fstat(fd).st_mode & 0o077:
+                    os.fchmod(fd, 0o600)  # only ever narrowed
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 raw = b""
                 while chunk := os.read(fd, 1 << 16):

@@ -41,7 +41,7 @@ def sync_parser() -> argparse.ArgumentParser:
         description="Fetch the days the local event store lacks (not held, not yet settled, or held for fewer "
                     "events) and keep them. Safe to interrupt and to run again: it carries on where it stopped.")
     p.add_argument("--from", dest="from_date", type=_date, metavar="YYYY-MM-DD",
-                   help="first day (default: the earliest day held, else 30 days before --to)")
+                   help="first day (default: the earliest day held, else the 30 days ending --to)")
     p.add_argument("--to", dest="to_date", type=_date, metavar="YYYY-MM-DD", help="last day (default: today, UTC)")
     p.add_argument("--events", nargs="+", metavar="EVENT", help="only these events (default: all)")
     p.add_argument("--refresh", action="store_true", help="fetch every day of the range again")

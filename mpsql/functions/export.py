@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import queue
 import re
-import shutil
 import tempfile
 import threading
 import time
@@ -48,7 +48,7 @@ from mpsql.functions._context import CancelScope, Context, Progress
 from mpsql.functions._duckdb import Binary, Col, In, Lit, Node
 from mpsql.functions._spec import TableFunction
 from mpsql.functions.where_sql import UnsupportedWhere, where_to_sql
-from mpsql.store.days import DayStore, HeldDay, Selection, make_scratch, manifest, remove_orphans
+from mpsql.store.days import DayStore, HeldDay, Selection, make_scratch, manifest, release_scratch, remove_orphans
 
 NAME = "mp_export"
 MAX_EVENTS = 100_000  # Mixpanel's cap on the export `limit` parameter (docs/mixpanel-api.md, export)
@@ -418,7 +418,6 @@ class Window:
     def write_days(self) -> dict[dt.date, Path]:
         """One Parquet file per day (every row, duplicates marked) with the manifest in its metadata."""
         assert self.con is not None
-        meta = manifest(self.fetched_at, self.selection, self.span, self._version).replace("'", "''")
         folder = self.scratch / f"window-{self.index}"
         folder.mkdir(mode=0o700)
         files: dict[dt.date, Path] = {}
@@ -427,6 +426,7 @@ class Window:
             day = self.first
             while day <= self.last:
                 path = folder / f"{day.isoformat()}.parquet"
+                meta = manifest(day, self.fetched_at, self.selection, self.span, self._version).replace("'", "''")
                 # Export days are UTC days (docs/mixpanel-api.md, time zones); each day keeps the body's order.
                 # zstd level 1: half the time of the default level on event JSON, and no larger.
                 cursor.execute(f"COPY (SELECT {_DAY_COLUMNS} FROM w WHERE time >= ?::TIMESTAMPTZ "
@@ -440,6 +440,17 @@ class Window:
         finally:
             cursor.close()
         return files
+
+    def echoes(self, secret: str) -> bool:
+        """Whether any row carries ``secret`` (a hostile server echoing the credential): such rows are never kept."""
+        if not secret or self.con is None:
+            return False
+        cursor = self.con.cursor()
+        try:
+            return bool(cursor.execute("SELECT count(*) FROM w WHERE contains(CAST(properties AS VARCHAR), ?) "
+                                       "OR contains(event, ?)", [secret, secret]).fetchone()[0])  # type: ignore[index]
+        finally:
+            cursor.close()
 
     def release(self) -> None:
         """The reader or the writer is done; the rows go when both are."""
@@ -507,12 +518,17 @@ def _sql_path(path: Path) -> str:
 
 
 def _line(path: Path, index: int) -> str:
-    """Line ``index`` (0-based) of a body file, for an error message."""
+    """Line ``index`` (0-based) of a body file, for an error message; JSON escapes written out (``\\u0041`` as
+    ``A``), so that redaction sees a secret however the server spelled it."""
     try:
         with open(path, "rb") as fh:
             for i, line in enumerate(fh):
                 if i == index:
-                    return line.decode("utf-8", "replace").strip()
+                    text = line.decode("utf-8", "replace").strip()
+                    try:
+                        return json.dumps(json.loads(text), ensure_ascii=False)
+                    except ValueError:
+                        return text
     except OSError:
         pass
     return "(unreadable)"
@@ -688,8 +704,18 @@ class Fetcher:
     def _keep(self, window: Window) -> None:
         """Write and commit the window's days; a store that cannot be written is a notice, not a failure."""
         assert self.store is not None
+        if window.echoes(self.client.account.secret.reveal()):
+            self.client.notice(f"{NAME}: the response for {window.span} repeats the account's secret; its days are "
+                               "not kept in the local store")
+            return
+        held = self.store.held(_days(window.first, window.last))
         try:
             for day, path in window.write_days().items():
+                before = held.get(day)
+                # Never a narrower selection over a wider one: a whole day stays whole (for mpsql and for any
+                # engine reading the folder); the narrower rows were served, and are fetched again when asked.
+                if before is not None and not self.selection.covers(before.selection, where_applies_locally=True):
+                    continue
                 self.store.commit(day, path)
         except (OSError, duckdb.Error, ConfigError) as exc:
             self.client.notice(f"{NAME}: the days {window.span} could not be kept in the local store "
@@ -733,7 +759,10 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
         return
     want = Selection(plan.events, args.filter or None)
     now = ctx.now()
-    held = store.held(_days(plan.from_date, plan.to_date)) if store is not None else {}
+    scratch = store.scratch() if store is not None else _system_scratch()
+    # The held days are pinned (hard-linked into the scratch folder) before planning: another process replacing
+    # one meanwhile cannot change what this statement reads.
+    held = store.pin(store.held(_days(plan.from_date, plan.to_date)).values(), scratch) if store is not None else {}
 
     def usable(day: HeldDay) -> bool:
         if not day.selection.covers(want, where_applies_locally=bool(local_where)):
@@ -743,7 +772,6 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
     segments = plan_segments(plan.from_date, plan.to_date, held, usable)
     if args.store == "local":
         segments = _held_only(segments, plan, client.notice)
-    scratch = store.scratch() if store is not None else _system_scratch()
     params = _request_params(args, plan)
     progress = Progress(function=NAME, windows_total=sum(1 for s in segments if not s.fetch))
     cancel = ctx.scope()  # set when the consumer stops, or by mpsql.interrupt(con) / Ctrl-C
@@ -795,7 +823,7 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
                 stream = source.read(rows, columns)
                 done: Callable[[], None] = source.release
             else:
-                stream, done = read_days(con, source, rows, columns), lambda: None
+                stream, done = _held_rows(read_days(con, source, rows, columns), source), lambda: None
             try:
                 for batch in stream:
                     if cancel.is_set():
@@ -829,7 +857,19 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
         worker.join(timeout=30)
         fetcher.close()
         con.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+        release_scratch(scratch)
+
+
+def _held_rows(batches: Iterator[pa.RecordBatch], files: Sequence[Path]) -> Iterator[pa.RecordBatch]:
+    """The rows of held days; a day file that cannot be read is a clear error saying how to mend it."""
+    try:
+        yield from batches
+    except (duckdb.Error, UnicodeDecodeError) as exc:
+        days = ", ".join(f.stem.removeprefix("held-") for f in files[:3]) + (", ..." if len(files) > 3 else "")
+        raise InvalidResponse(f"{NAME}: a held day file ({days}) cannot be read ({str(exc).splitlines()[0][:200]}); "
+                              "drop it with mp_store_drop(...) or fetch it again with store := 'refresh'") from None
+    finally:
+        batches.close()  # type: ignore[attr-defined]
 
 
 def _held_only(segments: list[Segment], plan: ExportPlan, notice: Callable[[str], None]) -> list[Segment]:

@@ -20,7 +20,7 @@ from mpsql.functions._args import Args, Day, Names, check_date_range
 from mpsql.functions._context import Progress
 from mpsql.functions._rows import Call, rows_function
 from mpsql.functions.export import Density, Fetcher, plan_segments
-from mpsql.store.days import DayStore, HeldDay, Selection
+from mpsql.store.days import DayStore, HeldDay, Selection, release_scratch
 
 SYNC_SCHEMA = pa.schema([
     pa.field("date", pa.date32()),
@@ -94,9 +94,7 @@ def _sync(call: Call[SyncArgs]) -> Iterator[tuple[Any, ...]]:
                           "the next run (it carries on where this one stopped)")
     finally:
         fetcher.close()
-        import shutil
-
-        shutil.rmtree(scratch, ignore_errors=True)
+        release_scratch(scratch)
 
 
 def _held_now(store: DayStore, first: dt.date, last: dt.date) -> list[HeldDay]:

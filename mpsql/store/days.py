@@ -31,7 +31,7 @@ from mpsql.errors import ConfigError
 if TYPE_CHECKING:
     from mpsql.config import Account
 
-FORMAT = 1  # bumped when the file layout changes; days of another format count as not held
+FORMAT = 2  # bumped when the file layout changes; days of another format count as not held
 META_KEY = b"mpsql"
 DAY_FILE = "data.parquet"
 
@@ -143,9 +143,9 @@ class HeldDay:
     version: str
 
     def settled(self, lookback_days: int) -> bool:
-        """Fetched once the day was older than the lookback window: late events can no longer arrive."""
-        fetched = dt.datetime.fromtimestamp(self.fetched_at, dt.UTC).date()
-        return (fetched - self.date).days >= lookback_days
+        """Fetched at least ``lookback_days`` after the day ended: late events can no longer arrive."""
+        ended = dt.datetime.combine(self.date + dt.timedelta(days=1), dt.time(), dt.UTC)
+        return self.fetched_at >= (ended + dt.timedelta(days=lookback_days)).timestamp()
 
     def servable(self, settings: StoreSettings, now: float) -> bool:
         """Settled, or fetched recently enough to be served without asking again."""
@@ -173,9 +173,23 @@ class DayStore:
 
     # -- reading ------------------------------------------------------------------------------------------------
 
+    def _readable(self) -> bool:
+        """The project's folders are plain folders of this user (else nothing in them is read, listed or dropped)."""
+        for folder in (self.project_dir, self.events_dir):
+            try:
+                st = os.lstat(folder)
+            except OSError:
+                return False
+            if (stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode)
+                    or (hasattr(os, "getuid") and st.st_uid != os.getuid())):
+                return False
+        return True
+
     def held(self, dates: Iterable[dt.date]) -> dict[dt.date, HeldDay]:
         """The held days among ``dates`` (a file that is unreadable or of another format is not held)."""
         out: dict[dt.date, HeldDay] = {}
+        if not self._readable():
+            return out
         for date in dates:
             day = self._read(date, self.day_path(date))
             if day is not None:
@@ -184,7 +198,7 @@ class DayStore:
 
     def all_days(self) -> list[HeldDay]:
         """Every held day, oldest first."""
-        if not self.events_dir.is_dir():
+        if not self._readable():
             return []
         days = []
         for entry in sorted(self.events_dir.iterdir()):
@@ -205,19 +219,19 @@ class DayStore:
         whole = [d for d in self.all_days() if d.selection.full][-limit:]
         return sum(d.rows for d in whole) / len(whole) if whole else None
 
-    def _read(self, date: dt.date, path: Path) -> HeldDay | None:
+    def _read(self, date: dt.date, path: Path, folder_checked: bool = False) -> HeldDay | None:
         import pyarrow.parquet as pq
 
         try:
             st = os.lstat(path)
             # Neither the file nor its day folder may be a link: the store is read only where it was written.
-            if not stat.S_ISREG(st.st_mode) or stat.S_ISLNK(os.lstat(path.parent).st_mode):
+            if not stat.S_ISREG(st.st_mode) or (not folder_checked and stat.S_ISLNK(os.lstat(path.parent).st_mode)):
                 return None
             meta = pq.read_metadata(path)
             doc = json.loads((meta.metadata or {}).get(META_KEY, b"{}"))
         except (OSError, ValueError):
             return None
-        if doc.get("format") != FORMAT:
+        if doc.get("format") != FORMAT or doc.get("day") != date.isoformat():
             return None
         return HeldDay(date=date, path=path, rows=meta.num_rows, bytes=st.st_size, fetched_at=float(doc["fetched_at"]),
                        selection=Selection.from_json(doc.get("selection", {})), request=str(doc.get("request", "")),
@@ -247,10 +261,17 @@ class DayStore:
 
     def drop(self, dates: Iterable[dt.date]) -> list[dt.date]:
         """Forget the held days among ``dates``; returns those that were held."""
+        if not self._readable():
+            if os.path.lexists(self.project_dir):
+                raise ConfigError(f"refusing to drop days in {self.project_dir}: a folder there is a link or "
+                                  "belongs to another user")
+            return []
         dropped = []
         for date in dates:
             path = self.day_path(date)
             try:
+                if stat.S_ISLNK(os.lstat(path.parent).st_mode):
+                    continue  # a day folder put there as a link: nothing of ours to delete
                 os.unlink(path)
             except FileNotFoundError:
                 continue
@@ -258,6 +279,24 @@ class DayStore:
             with contextlib.suppress(OSError):
                 os.rmdir(path.parent)
         return dropped
+
+    def pin(self, days: Iterable[HeldDay], scratch: Path) -> dict[dt.date, HeldDay]:
+        """Hard links to ``days``' files in the statement's ``scratch``, read again from there: whatever replaces a
+        held day meanwhile (another process's fetch), the statement reads what it planned with, whole."""
+        pinned: dict[dt.date, HeldDay] = {}
+        for day in days:
+            link = scratch / f"held-{day.date.isoformat()}.parquet"
+            try:
+                os.link(day.path, link)
+            except OSError:
+                try:
+                    shutil.copyfile(day.path, link, follow_symlinks=False)
+                except OSError:
+                    continue  # gone since it was listed: not held
+            again = self._read(day.date, link, folder_checked=True)
+            if again is not None:
+                pinned[day.date] = again
+        return pinned
 
     def scratch(self) -> Path:
         """A private folder for one statement's downloads, on the store's filesystem (so commits are renames);
@@ -267,10 +306,12 @@ class DayStore:
         return make_scratch(tmp)
 
 
-def manifest(fetched_at: float, selection: Selection, request: str, version: str) -> str:
-    """A day file's manifest, as stored in its Parquet key-value metadata."""
-    return json.dumps({"format": FORMAT, "fetched_at": fetched_at, "selection": selection.to_json(),
-                       "request": request, "version": version}, separators=(",", ":"))
+def manifest(day: dt.date, fetched_at: float, selection: Selection, request: str, version: str) -> str:
+    """A day file's manifest, as stored in its Parquet key-value metadata (its day too: a file moved to another
+    day's folder is not taken for that day)."""
+    return json.dumps({"format": FORMAT, "day": day.isoformat(), "fetched_at": fetched_at,
+                       "selection": selection.to_json(), "request": request, "version": version},
+                      separators=(",", ":"))
 
 
 # -- folders ----------------------------------------------------------------------------------------------------
@@ -303,35 +344,64 @@ def ensure_dir(path: Path, root: Path) -> Path:
 SCRATCH_PREFIX = "mpsql-export-"
 
 
+_LIVE: dict[str, int] = {}  # scratch folder -> the descriptor holding its lock while the statement runs
+LOCK_FILE = ".live"
+
+
 def make_scratch(parent: Path) -> Path:
-    """A fresh 0700 folder named after this process, so a later start can tell when its owner died."""
-    return Path(_mkdtemp(parent, f"{SCRATCH_PREFIX}{os.getpid()}-"))
-
-
-def _mkdtemp(parent: Path, prefix: str) -> str:
+    """A fresh 0700 folder, locked for as long as its statement runs (``release_scratch``), so a later start
+    anywhere on this machine, in any PID namespace, can tell a live one from one a killed process left."""
+    import fcntl
     import tempfile
 
-    return tempfile.mkdtemp(prefix=prefix, dir=parent)
+    folder = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=parent)
+    fd = os.open(os.path.join(folder, LOCK_FILE), os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    _LIVE[folder] = fd
+    return Path(folder)
+
+
+def release_scratch(folder: Path) -> None:
+    """Remove a statement's scratch folder and drop its lock."""
+    shutil.rmtree(folder, ignore_errors=True)
+    fd = _LIVE.pop(str(folder), None)
+    if fd is not None:
+        os.close(fd)
 
 
 def remove_orphans(parent: Path) -> int:
-    """Remove scratch folders whose process is gone (a killed export); returns how many were removed."""
+    """Remove scratch folders nobody holds the lock of any more (a killed export); returns how many."""
+    import fcntl
+
     removed = 0
     try:
         entries = list(os.scandir(parent))
     except OSError:
         return 0
     for entry in entries:
-        match = re.match(re.escape(SCRATCH_PREFIX) + r"(\d+)-", entry.name)
-        if not match or not entry.is_dir(follow_symlinks=False):
+        if not entry.name.startswith(SCRATCH_PREFIX) or not entry.is_dir(follow_symlinks=False):
             continue
-        pid = int(match.group(1))
+        if entry.path in _LIVE:
+            continue
         try:
-            owner = entry.stat(follow_symlinks=False).st_uid
+            if hasattr(os, "getuid") and entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            fd = os.open(os.path.join(entry.path, LOCK_FILE), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:  # made by an older mpsql, or between mkdtemp and its lock: judge by the pid
+            match = re.match(re.escape(SCRATCH_PREFIX) + r"(\d+)-", entry.name)
+            if match is None or _alive(int(match.group(1))):
+                continue
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed += 1
+            continue
         except OSError:
             continue
-        if pid == os.getpid() or _alive(pid) or (hasattr(os, "getuid") and owner != os.getuid()):
-            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its statement is running
+        finally:
+            os.close(fd)
         shutil.rmtree(entry.path, ignore_errors=True)
         removed += 1
     return removed

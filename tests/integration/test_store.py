@@ -94,7 +94,8 @@ def test_unsettled_days_are_fetched_again_once_no_longer_fresh(con, emulator, mo
     assert export_requests(emulator) == []  # fetched minutes ago: fresh enough
     monkeypatch.setenv("MPSQL_STORE_FRESH_SECONDS", "0")
     con.execute(f"SELECT count(*) FROM mp_export({recent})").fetchall()
-    assert spans(emulator) == [("2024-03-28", "2024-04-01")]  # only the days younger than the lookback
+    # Only the days not yet five days past their end when fetched (today's noon): 03-27 ended 03-28 00:00.
+    assert spans(emulator) == [("2024-03-27", "2024-04-01")]
 
 
 def test_a_day_fetched_before_it_settled_is_fetched_once_more_after(con, emulator, monkeypatch):
@@ -289,15 +290,27 @@ def test_a_filter_on_held_whole_days_is_applied_locally(con, emulator):
 
 def test_a_filter_that_cannot_be_applied_locally_is_asked_of_mixpanel_and_kept_as_such(con, emulator):
     ordering = 'properties["$browser"] > "Edge"'  # string ordering: Mixpanel's rules leave it undefined
-    con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchall()
-    emulator.reset()
     first = digest(con, f"{MARCH}, filter := '{ordering}'")
     assert export_requests(emulator) and all(p["where"] == ordering for p in export_requests(emulator))
     emulator.reset()
     assert digest(con, f"{MARCH}, filter := '{ordering}'") == first
-    assert export_requests(emulator) == []  # now held under that very filter
+    assert export_requests(emulator) == []  # held under that very filter
     assert con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchone()[0] > first[0]
     assert export_requests(emulator)  # a narrower day does not answer the whole selection
+    assert {r[0] for r in con.execute("SELECT filter FROM mp_store()").fetchall()} == {None}  # now whole
+
+
+def test_a_narrower_fetch_never_replaces_a_whole_day(con, emulator, monkeypatch):
+    whole = con.execute(f"SELECT count(*) FROM mp_export({MARCH}, dedupe := false)").fetchone()[0]
+    ordering = 'properties["$browser"] > "Edge"'
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH}, filter := '{ordering}')").fetchall()
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH}, events := ['Purchase'], store := 'refresh')").fetchall()
+    held = con.execute("SELECT sum(rows), count(*) FILTER (WHERE events IS NOT NULL OR filter IS NOT NULL) "
+                       "FROM mp_store()").fetchone()
+    assert held == (whole, 0)  # every day still whole, as other engines reading the folder expect
+    emulator.reset()
+    con.execute(f"SELECT count(*) FROM mp_export({MARCH})").fetchall()
+    assert export_requests(emulator) == []
 
 
 def test_mp_requests_numbers_the_requests_of_each_statement(con, emulator):
@@ -374,3 +387,49 @@ def test_a_bad_store_setting_is_named_before_any_request(con, emulator, monkeypa
     with pytest.raises(duckdb.Error, match=f"\\${variable} must be"):
         con.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-04')").fetchall()
     assert export_requests(emulator) == []
+
+
+def test_a_statement_reads_the_held_days_it_planned_with_whatever_replaces_them(con, emulator, tmp_path):
+    from mpsql.store.days import DayStore
+
+    con.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-04')").fetchall()
+    project = next(p for p in store_dir().iterdir() if p.is_dir())
+    store = DayStore(store_dir(), project.name)
+    day = dt.date(2024, 3, 4)
+    pinned = store.pin(store.held([day]).values(), tmp_path)
+    rows = pinned[day].rows
+    other = tmp_path / "other.parquet"
+    duckdb.connect().execute(f"COPY (SELECT 1 AS x) TO '{other}' (FORMAT parquet)")
+    os.replace(other, store.day_path(day))  # another process replaces the day meanwhile
+    assert duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{pinned[day].path}')").fetchone()[0] == rows
+
+
+def test_a_scratch_folder_whose_lock_is_held_is_live_whatever_its_pid_says(tmp_path):
+    import fcntl
+
+    from mpsql.store.days import LOCK_FILE, remove_orphans
+
+    live = tmp_path / "mpsql-export-999999999-live"  # a pid from another namespace: not alive here
+    live.mkdir()
+    fd = os.open(live / LOCK_FILE, os.O_WRONLY | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    dead = tmp_path / "mpsql-export-999999999-dead"
+    dead.mkdir()
+    (dead / LOCK_FILE).write_text("")
+    try:
+        assert remove_orphans(tmp_path) == 1
+        assert live.exists() and not dead.exists()
+    finally:
+        os.close(fd)
+
+
+def test_the_demo_removes_only_its_own_old_folders():
+    keep = store_dir() / "demo-thesis"
+    keep.mkdir()
+    (keep / "chapter1.txt").write_text("precious")
+    old = store_dir() / "demo-2024-2020-01-01"
+    old.mkdir()
+    con = mpsql.connect(demo=True)
+    con.close()
+    assert (keep / "chapter1.txt").read_text() == "precious"
+    assert not old.exists()
