@@ -12,7 +12,6 @@ import contextlib
 import os
 import weakref
 from collections.abc import Callable
-from importlib import resources
 from typing import Any
 
 import duckdb
@@ -112,9 +111,13 @@ def context_of(con: duckdb.DuckDBPyConnection) -> Context | None:
 
 
 def _install_sql_macros(con: duckdb.DuckDBPyConnection) -> None:
-    for entry in sorted(resources.files("mpsql.sql").iterdir(), key=lambda p: p.name):
-        if entry.name.endswith(".sql"):
-            con.execute(entry.read_text(encoding="utf-8"))
+    """Run the shipped SQL files, comment their macros, and list them in ``mp_functions()`` too."""
+    from mpsql.functions import TABLE_FUNCTIONS, macros, ops
+
+    for _, text in macros.sql_files():
+        con.execute(text)
+    macros.comment_macros(con)
+    ops.install_ops(con, TABLE_FUNCTIONS, macros.macro_rows())
 
 
 @atexit.register

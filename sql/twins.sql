@@ -14,6 +14,7 @@
 -- The segment key(s) one property value falls under, as Mixpanel writes them: text as is, `undefined` when
 -- the property is missing, `null`, `true`/`false`, whole numbers without `.0`, a list once under each
 -- distinct element (an empty list under none), objects as compact JSON.
+-- example: SELECT segment, count(*) FROM events, unnest(mp_segment_keys(properties, '$browser')) AS t(segment) GROUP BY ALL
 CREATE OR REPLACE TEMP MACRO mp_segment_keys(props, name) AS
     CASE json_type(props, mp_json_pointer(name))
         WHEN 'ARRAY' THEN list_distinct(list_transform(
@@ -38,6 +39,7 @@ CREATE OR REPLACE TEMP MACRO mp__bucket(d, bucket_unit) AS
 
 -- date TIMESTAMP, segment VARCHAR, value DOUBLE: every bucket x segment, zero-filled, like mp_segmentation.
 -- Without `by` the one segment is the event name; `top` keeps the segments with the largest totals.
+-- example: SELECT * FROM mp_local_segmentation('events', 'Purchase', current_date - 7, current_date - 1, by := '$browser')
 CREATE OR REPLACE TEMP MACRO mp_local_segmentation(events_table, event_name, from_date, to_date,
         by := NULL, type := 'general', unit := 'day', top := 60) AS TABLE
     WITH picked AS (
@@ -76,6 +78,7 @@ CREATE OR REPLACE TEMP MACRO mp_local_segmentation(events_table, event_name, fro
 -- to_date count, so export up to to_date plus the window). Per day a user counts once, with the attempt that
 -- got furthest (the earliest of equals). avg_time_seconds is the mean time from the previous step over the
 -- users who reached the step, rounded half to even (NULL for step 1).
+-- example: SELECT * FROM mp_local_funnel('events', ['View Item', 'Purchase'], current_date - 7, current_date - 1)
 CREATE OR REPLACE TEMP MACRO mp_local_funnel(events_table, steps, from_date, to_date,
         window_seconds := 30 * 86400) AS TABLE
     WITH RECURSIVE ev AS (
@@ -140,6 +143,7 @@ CREATE OR REPLACE TEMP MACRO mp__whole_months(t0, t) AS
 -- holding the birth. period i counts the cohort's users with a return (`returning_event`, or any event when
 -- NULL) in [birth + i*w, birth + (i+1)*w), w = `interval` days for unit 'day', a week for 'week', a calendar
 -- month for 'month' (the day clamped to the month's length); the birth event itself is no return. There are interval_count + 1 periods, cut at the last one begun by `today`.
+-- example: SELECT * FROM mp_local_retention('events', 'Sign Up', current_date - 28, current_date - 1, unit := 'week', interval_count := 3)
 CREATE OR REPLACE TEMP MACRO mp_local_retention(events_table, born_event, from_date, to_date,
         returning_event := NULL, unit := 'day', "interval" := 1, interval_count := 1, today := current_date)
         AS TABLE

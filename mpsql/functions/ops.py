@@ -21,16 +21,20 @@ from mpsql.functions._duckdb import sql_string
 from mpsql.functions._rows import Call, rows_function
 from mpsql.functions._spec import TableFunction
 
-DESCRIPTION = "Every mp_* function with its signature, output columns, a one-line description and an example."
+DESCRIPTION = ("Every mp_* function, and every SQL macro of sql/*.sql, with its signature, output columns, "
+               "description and an example.")
 # mp_functions() lists itself too: (name, signature, returns, description, example)
 SELF_ROW = ("mp_functions", "mp_functions()",
             "name VARCHAR, signature VARCHAR, returns VARCHAR, description VARCHAR, example VARCHAR",
             DESCRIPTION, "SELECT name, description FROM mp_functions()")
 
 
-def install_ops(con: duckdb.DuckDBPyConnection, functions: Sequence[TableFunction]) -> None:
-    """Define ``mp_functions()`` listing ``functions`` and itself."""
+def install_ops(con: duckdb.DuckDBPyConnection, functions: Sequence[TableFunction],
+                macros: Sequence[tuple[str, str, str, str, str]] = ()) -> None:
+    """Define ``mp_functions()`` listing ``functions``, the SQL ``macros`` (rows as mp_functions() shows them)
+    and itself."""
     rows = [(fn.name, fn.signature, fn.returns, fn.description, fn.example) for fn in functions]
+    rows.extend(macros)
     rows.append(SELF_ROW)
     values = ", ".join("(" + ", ".join(sql_string(v) for v in row) + ")" for row in sorted(rows))
     con.execute(

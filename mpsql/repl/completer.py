@@ -73,6 +73,11 @@ class MpFunction:
         return cls(name, signature, description, tuple(positional), tuple(named),
                    tuple((c[0], c[2]) for c in columns))
 
+    @property
+    def scalar(self) -> bool:
+        """A scalar SQL macro (``mp_prop``): its returns are one type, not columns."""
+        return len(self.columns) == 1 and not self.columns[0][1]
+
     def parameter(self, index: int, named: str | None) -> str | None:
         """The parameter an argument binds to: its ``name :=``, or the positional one at ``index``."""
         if named is not None:
@@ -119,7 +124,7 @@ class Catalog:
         functions, table_functions = set(), set()
         for name, kind in con.execute("SELECT DISTINCT function_name, function_type FROM duckdb_functions()"
                                       ).fetchall():
-            if not _IDENTIFIER.fullmatch(name) or name.startswith("__") or name in cat.mp:
+            if not _IDENTIFIER.fullmatch(name) or name.startswith(("__", "mp__")) or name in cat.mp:
                 continue
             (table_functions if kind in ("table", "table_macro") else functions).add(name)
         cat.functions, cat.table_functions = sorted(functions), sorted(table_functions)
@@ -245,15 +250,17 @@ class SqlCompleter(Completer):
             if not relations:
                 columns = [c for cols in self.catalog.tables.values() for c in cols]
             yield from _matching(word, list(dict.fromkeys(columns)), quote=True)
+            yield from _matching(word, [(fn.name, fn.signature) for fn in self.catalog.mp.values() if fn.scalar])
             yield from _matching(word, [(f, "function") for f in self.catalog.functions])
             yield from _matching(word, [(k.lower() if lower else k, "keyword") for k in self.catalog.keywords])
             return
         yield from _matching(word, [(k.lower() if lower else k, "keyword") for k in self.catalog.keywords])
         yield from self._relations(word)
+        yield from _matching(word, [(fn.name, fn.signature) for fn in self.catalog.mp.values() if fn.scalar])
         yield from _matching(word, [(f, "function") for f in self.catalog.functions])
 
     def _relations(self, word: str) -> Iterator[Completion]:
-        yield from _matching(word, [(fn.name, fn.signature) for fn in self.catalog.mp.values()])
+        yield from _matching(word, [(fn.name, fn.signature) for fn in self.catalog.mp.values() if not fn.scalar])
         yield from _matching(word, [(t, "table") for t in self.catalog.tables], quote=True)
         yield from _matching(word, [(f, "table function") for f in self.catalog.table_functions])
 

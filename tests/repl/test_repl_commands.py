@@ -35,9 +35,21 @@ def test_tables_when_there_are_none(drive):
 
 
 def test_functions_lists_the_mp_functions_with_descriptions(drive, con):
+    import csv
+    import io
+
     s = drive(".mode csv\r.functions\r\\df\r")
-    for name, description in con.execute("SELECT name, description FROM mp_functions()").fetchall():
-        assert name in s.out and description.split(",")[0] in s.out
+    shown = list(csv.reader(io.StringIO(s.out)))
+    expected = [[name, signature, description] for name, signature, description in
+                con.execute("SELECT name, signature, description FROM mp_functions() ORDER BY name").fetchall()]
+    assert shown == [["name", "signature", "description"], *expected] * 2
+
+
+def test_schema_of_a_sql_macro_shows_its_signature_and_columns(drive):
+    s = drive(".schema mp_local_funnel\r.schema mp_prop\r")
+    assert "mp_local_funnel(events_table, steps, from_date, to_date, window_seconds := 30 * 86400)" in s.out
+    assert "-> date DATE, segment VARCHAR, step INTEGER" in s.out
+    assert "mp_prop(props, name)" in s.out
 
 
 @pytest.fixture
