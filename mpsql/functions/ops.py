@@ -14,7 +14,7 @@ import pyarrow as pa
 from mpsql.api.cache import ResponseCache
 from mpsql.api.client import REQUEST_LOG
 from mpsql.api.ratelimit import all_budgets
-from mpsql.config import ConfigStore
+from mpsql.config import ConfigStore, resolve_account
 from mpsql.errors import MpsqlError
 from mpsql.functions._args import Args
 from mpsql.functions._duckdb import sql_string
@@ -55,6 +55,11 @@ def _accounts(call: Call[NoArgs]) -> Iterator[tuple[Any, ...]]:
     store = ConfigStore()
     default = store.default_name() if store.exists() else None
     current = call.ctx.account
+    if current is None:  # the account the connection's next request would use: the default, or the environment's
+        try:
+            current = resolve_account()
+        except MpsqlError:
+            current = None
     listed = store.list_accounts() if store.exists() else []
     if current is not None and all(a.name != current.name for a in listed):
         listed.insert(0, current)
