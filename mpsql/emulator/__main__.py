@@ -19,20 +19,38 @@ def _date(text: str) -> dt.date:
 
 def build_parser() -> argparse.ArgumentParser:
     """The emulator's command-line options."""
-    ap = argparse.ArgumentParser(prog="mpsql emulator", description="Run a local Mixpanel-compatible server.")
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--days", type=int, default=90)
-    ap.add_argument("--users", type=int, default=3000)
-    ap.add_argument("--today", type=_date, default=None, help="YYYY-MM-DD (default: today, UTC)")
-    ap.add_argument("--no-rate-limits", action="store_true", help="disable Mixpanel's rate limits")
-    ap.add_argument("--no-retry-after", action="store_true", help="omit Retry-After on 429")
+    ap = argparse.ArgumentParser(
+        prog="mpsql emulator",
+        description="Run a local Mixpanel-compatible server over a synthetic shop project until Ctrl-C. It "
+                    "prints 'export MP_...=...' lines: paste them into the shell where you run mpsql.")
+    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    ap.add_argument("--port", type=int, default=0, help="port to listen on (default: 0, a free port)")
+    ap.add_argument("--seed", type=int, default=7,
+                    help="seed of the synthetic data: the same seed and --today, the same events (default: 7)")
+    ap.add_argument("--days", type=int, default=90, help="days of data, ending the day before --today (default: 90)")
+    ap.add_argument("--users", type=int, default=3000, help="users in the synthetic project (default: 3000)")
+    ap.add_argument("--today", type=_date, default=None, metavar="YYYY-MM-DD",
+                    help="the emulator's today: its data ends the day before, and a to_date after it is in the "
+                         "future (default: today, UTC)")
+    ap.add_argument("--no-rate-limits", action="store_true",
+                    help="disable Mixpanel's rate limits (default: on, export 60/hour and 3/second, query 60/hour)")
+    ap.add_argument("--no-retry-after", action="store_true",
+                    help="omit the Retry-After header from 429 answers (default: sent)")
     ap.add_argument("--throughput", type=float, default=None, metavar="BYTES_PER_SECOND",
                     help="stream each export response no faster than this (default: unlimited)")
     ap.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
                     help="seconds every API request waits before it is answered (default: 0)")
     return ap
+
+
+def settings_lines(emu: Emulator) -> list[str]:
+    """``export MP_...=...`` lines for a POSIX shell that point mpsql at ``emu`` (values shell-quoted)."""
+    import shlex
+
+    c = emu.credentials
+    values = {"MP_API_URL": emu.url, "MP_USERNAME": c.username, "MP_SECRET": c.secret,
+              "MP_PROJECT_ID": str(c.project_id)}
+    return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,11 +61,8 @@ def main(argv: list[str] | None = None) -> int:
                    host=args.host, port=args.port, retry_after=not args.no_retry_after,
                    throughput=args.throughput, latency=args.latency)
     emu.start()
-    c = emu.credentials
-    print(f"MP_API_URL={emu.url}")
-    print(f"MP_USERNAME={c.username}")
-    print(f"MP_SECRET={c.secret}")
-    print(f"MP_PROJECT_ID={c.project_id}")
+    for line in settings_lines(emu):
+        print(line)
     print(f"# project secret (legacy auth): {emu.project_secret}", file=sys.stderr)
     print(f"# data: {emu.dataset.first_date} .. {emu.dataset.last_date}; Ctrl-C to stop", file=sys.stderr)
     sys.stdout.flush()
