@@ -146,7 +146,9 @@ def run_scripts(args: argparse.Namespace, scripts: Sequence[str], out: TextIO, e
         print(f"mpsql: {exc}", file=err)
         return EXIT_FAILED
     if args.demo:
-        print("mpsql: using the built-in demo project (synthetic data served by a local emulator)", file=err)
+        from mpsql.demo import describe_demo
+
+        print(f"mpsql: using {describe_demo()}", file=err)
     try:
         for script in scripts:
             statements = con.extract_statements(script)

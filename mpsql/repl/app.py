@@ -149,7 +149,9 @@ class Repl:
     def describe_account(self) -> str:
         """Which project the mp_* functions reach, in one secret-free line (or how to configure one)."""
         if self._demo:
-            return "the built-in demo project: synthetic data served by a local emulator"
+            from mpsql.demo import describe_demo
+
+            return describe_demo()
         account = self.account()
         if account is None:
             return ("no Mixpanel account configured: add one with 'mpsql auth add NAME --username USER "

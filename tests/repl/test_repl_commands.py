@@ -74,7 +74,7 @@ def test_accounts_and_switching(drive, accounts_file, emulator):
     assert "account staging: service account" in s.err
     assert "Error: there is no account named 'nope'" in s.err
     assert "ok\ntrue" in s.out  # the mp_* functions now run as staging
-    assert s.err.rstrip().endswith("the built-in demo project: synthetic data served by a local emulator")
+    assert s.err.rstrip().endswith("(the 90 days ending yesterday, UTC), served by a local emulator")
     assert s.repl.prompt_text() == "demo> "
 
 
