@@ -4,7 +4,7 @@ How the README's fenced blocks are read:
 
 - ```` ```sql ```` blocks run, statement by statement and in README order, on one ``mpsql.connect(demo=True)``
   connection (later snippets use the tables earlier ones made, as a reader following along would).
-- ```` ```python ```` blocks run with ``exec``, in a scratch folder.
+- ```` ```python ```` blocks run with ``exec``, in README order in one namespace, in a scratch folder.
 - ```` ```sh ```` blocks: every ``mpsql ...`` command runs in a shell, in README order, each block in a fresh
   scratch folder; the other commands of a line (``python3 -m venv``, ``pip install``...) must be the setup steps
   listed in ``SETUP``.
@@ -155,20 +155,21 @@ def test_every_python_snippet_of_the_readme_runs(demo, tmp_path, monkeypatch):
     monkeypatch.setenv("MP_CONFIG_PATH", str(write_config(tmp_path, emu)))
     monkeypatch.setenv("MP_API_URL", emu.url)
     ran = 0
-    for block in BLOCKS:
-        if block.lang != "python" or block.not_run:
-            continue
-        scope: dict = {}
-        try:
-            exec(compile(block.text, f"README.md:{block.line}", "exec"), scope)
-        except Exception as exc:
-            pytest.fail(f"README.md:{block.line}: {type(exc).__name__}: {exc}")
-        finally:
-            for value in scope.values():
-                if type(value).__name__ == "DuckDBPyConnection":
-                    value.close()
-        ran += 1
-    assert ran >= 2
+    scope: dict = {}  # one session, as a reader following along: later snippets use earlier ones' names
+    try:
+        for block in BLOCKS:
+            if block.lang != "python" or block.not_run:
+                continue
+            try:
+                exec(compile(block.text, f"README.md:{block.line}", "exec"), scope)
+            except Exception as exc:
+                pytest.fail(f"README.md:{block.line}: {type(exc).__name__}: {exc}")
+            ran += 1
+    finally:
+        for value in scope.values():
+            if type(value).__name__ == "DuckDBPyConnection":
+                value.close()
+    assert ran >= 3
 
 
 def shell_commands(block: Block) -> list[tuple[int, str]]:
