@@ -322,6 +322,12 @@ class Repl:
         def _run(event: KeyPressEvent) -> None:
             event.current_buffer.validate_and_handle()
 
+        @keys.add("enter", filter=has_completions & ~completion_is_selected
+                  & ~Condition(lambda: should_run(get_app().current_buffer.text)))
+        def _newline(event: KeyPressEvent) -> None:  # a new line closes the menu instead of keeping it open
+            event.current_buffer.cancel_completion()
+            event.current_buffer.newline(copy_margin=False)
+
         @keys.add("escape", "enter")
         def _run_anyway(event: KeyPressEvent) -> None:
             event.current_buffer.validate_and_handle()

@@ -172,6 +172,8 @@ class SqlCompleter(Completer):
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
         text = document.text_before_cursor
+        if not complete_event.completion_requested and not document.current_line_before_cursor.strip():
+            return  # a fresh (continuation) line: no menu pops up until a word is begun or Tab is pressed
         if text.lstrip().startswith((".", "\\")):
             yield from self._command(document)
             return

@@ -117,9 +117,15 @@ def test_quit_forms(drive):
 def test_prefixes_and_unknown_commands(drive):
     s = drive(".mo csv\rSELECT 1 AS a;\r.m csv\r.nope\r\\x\r.timer maybe\r.pager off\r")
     assert s.out == "a\n1\n"
-    assert "Error: unknown command .m;" in s.err  # ambiguous: .mode and .maxrows
+    assert "Error: ambiguous command .m: .mode, .maxrows" in s.err.splitlines()
     assert "Error: unknown command .nope;" in s.err and "Error: unknown command \\x;" in s.err
     assert "Error: .timer takes on or off" in s.err and "pager off" in s.err
+
+
+def test_settings_commands_confirm_what_they_set(drive):
+    s = drive(".mode csv\r.maxrows 5\r.timer on\r.pager off\r")
+    assert s.err.splitlines() == ["mode csv", "maxrows 5", "timer on", "pager off"]
+    assert s.repl.mode == "csv" and s.repl.max_rows == 5
 
 
 def test_read_runs_a_command_after_leading_comments(drive, tmp_path):

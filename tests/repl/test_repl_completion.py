@@ -112,3 +112,32 @@ def test_commands_and_their_arguments(completer):
 def test_nothing_inside_comments_or_identifiers(completer):
     assert complete(completer, "SELECT 1 -- sel") == {}
     assert complete(completer, 'SELECT "pur') == {}
+
+
+def test_no_menu_pops_up_on_a_fresh_continuation_line_but_tab_still_lists(completer):
+    doc = Document("SELECT *\n", len("SELECT *\n"))
+    assert list(completer.get_completions(doc, CompleteEvent())) == []  # as typed: nothing pops up
+    assert list(completer.get_completions(doc, CompleteEvent(text_inserted=True))) == []
+    asked = {c.text for c in completer.get_completions(doc, CompleteEvent(completion_requested=True))}
+    assert "FROM" in asked  # Tab on the blank line lists what may come next
+    assert "FROM" in complete(completer, "SELECT *\nFR")  # and a word begun completes
+
+
+def test_enter_with_the_menu_open_but_nothing_chosen_closes_the_menu(make_repl):
+    from prompt_toolkit.buffer import Buffer, CompletionState
+    from prompt_toolkit.completion import Completion as PtCompletion
+    from prompt_toolkit.keys import Keys
+
+    session = make_repl().session()
+    enter = [b for b in session.key_bindings.bindings if b.keys == (Keys.ControlM,)]
+    newline = next(b for b in enter if b.handler.__name__ == "_newline")
+    buffer = Buffer(multiline=True)
+    buffer.text = "SELECT *"
+    buffer.cursor_position = len(buffer.text)
+    buffer.complete_state = CompletionState(buffer.document, [PtCompletion("FROM")], complete_index=None)
+
+    class Event:
+        current_buffer = buffer
+
+    newline.handler(Event())
+    assert buffer.complete_state is None and buffer.text == "SELECT *\n"
