@@ -33,7 +33,11 @@ def demo_emulator():
 
             limits = ServerLimits(export_per_hour=EXPORT_PER_HOUR, export_per_second=EXPORT_PER_SECOND,
                                   query_per_hour=QUERY_PER_HOUR)
-            emu = Emulator(seed=DEMO_SEED, rate_limits=limits)
+            from mpsql.api.cache import cache_dir
+
+            # Every day is generated once: kept in memory, and on disk for the next process (a few s the
+            # first time a day is needed, milliseconds after that).
+            emu = Emulator(seed=DEMO_SEED, rate_limits=limits, day_folder=cache_dir() / "demo-days")
             emu.start()
             atexit.register(emu.stop)
             _emulator = emu

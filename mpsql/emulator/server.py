@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -49,7 +50,7 @@ class Emulator:
                  rate_limits: RateLimits | None = None, host: str = "127.0.0.1", port: int = 0,
                  retry_after: bool = True, clock: Callable[[], float] | None = None,
                  project_id: int | None = None, faults: FaultPlan | None = None, latency: float = 0.0,
-                 throughput: float | None = None) -> None:
+                 throughput: float | None = None, keep_days: bool = False, day_folder: Path | None = None) -> None:
         self.seed = seed
         # Seconds every API request waits before it is answered: Mixpanel's round trip, for benchmarks.
         self.latency = latency
@@ -57,7 +58,12 @@ class Emulator:
         # export servers stream each response at a bounded rate; benchmarks use this to show concurrent windows.
         self.throughput = throughput
         self.today: dt.date = today or dt.datetime.now(dt.UTC).date()
-        self.dataset = Dataset(seed, self.today, days, users)
+        if keep_days or day_folder is not None:  # every day generated once: in memory, and on disk with a folder
+            from mpsql.emulator.daycache import CachedDataset
+
+            self.dataset: Dataset = CachedDataset(seed, self.today, days, users, day_folder)
+        else:
+            self.dataset = Dataset(seed, self.today, days, users)
         self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
         self.host, self.port = host, port
         self.retry_after = retry_after
