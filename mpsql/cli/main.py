@@ -14,7 +14,7 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -201,12 +201,14 @@ def open_connection(database: str, *, account: str | Account | None, demo: bool,
 
 def run_statement(con: duckdb.DuckDBPyConnection, statement: Any, *, fmt: str, max_rows: int, out: TextIO,
                   err: TextIO, debug: bool = False, cancel: Cancellation | None = None,
-                  width: int | None = None, terminal: bool | None = None, where: str | None = None) -> int:
+                  width: int | None = None, terminal: bool | None = None, where: str | None = None,
+                  keep: Callable[[list[str], list[str], list[tuple]], None] | None = None) -> int:
     """Execute one statement, fetch its result once and write it to ``out`` in ``fmt``; returns an exit code.
 
     Ctrl-C interrupts DuckDB and, through ``cancel``, the mp_* sources (and so their HTTP transfers), and
     returns ``EXIT_INTERRUPTED``; a failure is one ``Error: ...`` block on ``err`` (a traceback only with
-    ``debug``), ``Error: FILE:LINE: ...`` when ``where`` names the statement's place. Shared by
+    ``debug``), ``Error: FILE:LINE: ...`` when ``where`` names the statement's place; ``keep`` receives the
+    columns, types and first ``KEEP_ROWS`` rows of a result written whole (the REPL's ``.chart``). Shared by
     ``mpsql -c/-f`` and the REPL. ``terminal`` says ``out`` ends on a terminal (a pager's buffer does;
     default: ``out.isatty()``), where control characters in the data are shown escaped.
 
@@ -216,7 +218,7 @@ def run_statement(con: duckdb.DuckDBPyConnection, statement: Any, *, fmt: str, m
     cancel = cancel or Cancellation()
     cancel.requested.clear()
     if not _is_main_thread():
-        return _execute(con, statement, fmt, max_rows, out, err, debug, cancel, width, terminal, where)
+        return _execute(con, statement, fmt, max_rows, out, err, debug, cancel, width, terminal, where, keep)
 
     def interrupt(signum: int, frame: Any) -> None:  # the statement stops where it next looks
         from mpsql.connection import interrupt as stop
@@ -226,7 +228,7 @@ def run_statement(con: duckdb.DuckDBPyConnection, statement: Any, *, fmt: str, m
 
     codes: list[int] = []
     worker = threading.Thread(target=lambda: codes.append(_execute(con, statement, fmt, max_rows, out, err, debug,
-                                                                   cancel, width, terminal, where)),
+                                                                   cancel, width, terminal, where, keep)),
                               name="mpsql-statement", daemon=True)
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
@@ -240,7 +242,8 @@ def run_statement(con: duckdb.DuckDBPyConnection, statement: Any, *, fmt: str, m
 
 def _execute(con: duckdb.DuckDBPyConnection, statement: Any, fmt: str, max_rows: int, out: TextIO, err: TextIO,
              debug: bool, cancel: Cancellation, width: int | None, terminal: bool | None = None,
-             where: str | None = None) -> int:
+             where: str | None = None,
+             keep: Callable[[list[str], list[str], list[tuple]], None] | None = None) -> int:
     import duckdb
 
     from mpsql.cli.render import write_result
@@ -260,9 +263,12 @@ def _execute(con: duckdb.DuckDBPyConnection, statement: Any, fmt: str, max_rows:
             return EXIT_OK  # DuckDB's stand-in for "no result" (the DuckDB CLI prints nothing either)
         if progress is not None and fmt not in ("table", "markdown"):  # these write while fetching
             progress.hold()
-        write_result(out, fmt, columns, types, _chunks(cursor, cancel), max_rows=max_rows, width=width,
-                     terminal=terminal)
+        kept: list[tuple] = []
+        write_result(out, fmt, columns, types, _keeping(_chunks(cursor, cancel), kept if keep else None),
+                     max_rows=max_rows, width=width, terminal=terminal)
         out.flush()
+        if keep is not None:
+            keep(columns, types, kept)
         return EXIT_OK
     except KeyboardInterrupt:
         if progress is not None:
@@ -329,6 +335,17 @@ def _chunks(cursor: duckdb.DuckDBPyConnection, cancel: Cancellation) -> Iterator
         if not rows:
             return
         yield rows
+
+
+KEEP_ROWS = 10_000
+
+
+def _keeping(chunks: Iterator[list[tuple]], kept: list[tuple] | None) -> Iterator[list[tuple]]:
+    """``chunks`` as they are, copying the first ``KEEP_ROWS`` rows into ``kept``."""
+    for chunk in chunks:
+        if kept is not None and len(kept) < KEEP_ROWS:
+            kept.extend(chunk[: KEEP_ROWS - len(kept)])
+        yield chunk
 
 
 def _is_main_thread() -> bool:

@@ -228,6 +228,27 @@ def _pager(repl: Repl, args: list[str]) -> None:
         repl.say(f"pager {'on' if value else 'off'}")
 
 
+@command(".chart", usage="[bar|line] [COLUMN]",
+         help="draw the last result: x is its first column, y COLUMN or its first numeric one")
+def _chart(repl: Repl, args: list[str]) -> None:
+    from mpsql.repl.chart import ChartError, chart
+
+    if repl.last_result is None:
+        repl.error("nothing to draw yet: run a query first, e.g. SELECT date, value FROM mp_event_counts(...)")
+        return
+    kind = args[0].lower() if args and args[0].lower() in ("bar", "line") else None
+    rest = args[1:] if kind else args
+    columns, types, rows = repl.last_result
+    try:
+        text = chart(columns, types, rows, kind=kind, y=rest[0] if rest else None,
+                     width=repl._terminal_width() or 80)
+    except ChartError as exc:
+        repl.error(f".chart: {exc}")
+        return
+    repl.out.write(text)
+    repl.out.flush()
+
+
 @command(".quit", ".exit", "\\q", help="leave mpsql (or Ctrl-D)")
 def _quit(repl: Repl, args: list[str]) -> None:
     repl.running = False
