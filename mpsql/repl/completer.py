@@ -279,8 +279,14 @@ class SqlCompleter(Completer):
         mp = self.catalog.mp.get(call.function)
         param = mp.parameter(call.index, call.named) if mp else (call.named or None)
         if param in ("event", "events"):
+            if not self.names.events:
+                yield _hint("no event names cached yet", "SELECT * FROM mp_events(); loads them (one request)")
             yield from _names(partial, self.names.events, "event", close)
         elif param == "property" or (call.function.startswith("mp_prop") and call.index == 1):
+            if not self.names.properties(event):
+                yield _hint("no property names cached yet",
+                            "SELECT * FROM mp_properties(event := '…'); loads them" if event else
+                            "SELECT * FROM mp_properties(); loads them")
             yield from _names(partial, self.names.properties(event), "property", close)
         elif param == "filter":  # a Mixpanel expression: properties["name"]
             m = re.search(r'properties\["([^"]*)$', partial)
@@ -300,6 +306,11 @@ class SqlCompleter(Completer):
                     yield Completion(text.replace("'", "''"), -len(key), display=name, display_meta="property")
         else:
             yield from _names(partial, properties, "property", close)
+
+
+def _hint(display: str, meta: str) -> Completion:
+    """A menu line that inserts nothing: says why no names are offered and how to get them (never a request)."""
+    return Completion("", 0, display=f"({display})", display_meta=meta)
 
 
 def _matching(word: str, items: Sequence[tuple[str, str]], quote: bool = False) -> Iterator[Completion]:

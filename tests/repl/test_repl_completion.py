@@ -141,3 +141,15 @@ def test_enter_with_the_menu_open_but_nothing_chosen_closes_the_menu(make_repl):
 
     newline.handler(Event())
     assert buffer.complete_state is None and buffer.text == "SELECT *\n"
+
+
+def test_with_no_names_cached_a_hint_says_how_to_load_them(con):
+    from mpsql.repl.completer import NoNames
+
+    bare = SqlCompleter(Catalog.load(con), NoNames(), commands=help_lines())
+    doc = Document("SELECT * FROM mp_export('2024-01-01', '2024-01-31', events := ['")
+    offered = list(bare.get_completions(doc, CompleteEvent()))
+    assert [(c.text, c.display_text, c.display_meta_text) for c in offered] == [
+        ("", "(no event names cached yet)", "SELECT * FROM mp_events(); loads them (one request)")]
+    doc = Document("SELECT mp_prop(properties, '")
+    assert [c.display_text for c in bare.get_completions(doc, CompleteEvent())] == ["(no property names cached yet)"]
