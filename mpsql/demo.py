@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import datetime as dt
 import threading
 
 from mpsql.api.ratelimit import Limits, RateLimits
@@ -32,11 +33,41 @@ def demo_emulator():
 
             limits = ServerLimits(export_per_hour=EXPORT_PER_HOUR, export_per_second=EXPORT_PER_SECOND,
                                   query_per_hour=QUERY_PER_HOUR)
-            emu = Emulator(seed=DEMO_SEED, rate_limits=limits)
+            from mpsql.api.cache import cache_dir
+
+            # Every day is generated once: kept in memory, and on disk for the next process (a few s the
+            # first time a day is needed, milliseconds after that).
+            emu = Emulator(seed=DEMO_SEED, rate_limits=limits, day_folder=cache_dir() / "demo-days")
             emu.start()
             atexit.register(emu.stop)
             _emulator = emu
         return _emulator
+
+
+def demo_range() -> tuple[dt.date, dt.date]:
+    """The first and last day of the demo's data: the 90 days ending yesterday (UTC)."""
+    ds = demo_emulator().dataset
+    return ds.first_date, ds.last_date
+
+
+def describe_demo() -> str:
+    """One line saying what the demo project is and which days it holds."""
+    first, last = demo_range()
+    return (f"the built-in demo project: synthetic data from {first} to {last} (the {(last - first).days + 1} days "
+            "ending yesterday, UTC), served by a local emulator")
+
+
+def range_notice(function: str, from_date: object, to_date: object) -> str | None:
+    """A notice for a call on the demo whose whole date range lies outside the demo's data, else None."""
+    try:
+        lo, hi = dt.date.fromisoformat(str(from_date)[:10]), dt.date.fromisoformat(str(to_date)[:10])
+    except ValueError:
+        return None
+    first, last = demo_range()
+    if hi < first or lo > last:
+        return (f"{function}: the demo project holds data from {first} to {last} only; {lo} .. {hi} has none "
+                "(try current_date - 30 to current_date - 1)")
+    return None
 
 
 def demo_account() -> Account:

@@ -1,8 +1,13 @@
 """The errors mpsql raises. ``str()`` of any of them is user-facing and never holds a secret.
 
+Every one is a ``duckdb.Error``, so code that catches DuckDB's errors catches mpsql's too. An error raised
+while DuckDB runs a statement (inside an mp_* source) reaches Python as DuckDB's own ``InvalidInputException``
+quoting the mpsql error's type and message (DuckDB 2.0 does not keep the exception's type); errors raised
+before a statement runs, such as ``mpsql.connect(account="nope")``, are these types themselves.
+
 ::
 
-    MpsqlError                 base
+    MpsqlError                 base (a duckdb.Error)
       ConfigError              accounts file or environment: missing, unreadable, too open, symlink
       ArgumentError            bad mp_* argument: .function, .argument, .allowed; raised before any HTTP
       MixpanelError            the API said no: .status, .endpoint, .body (redacted)
@@ -17,6 +22,8 @@
 """
 
 from __future__ import annotations
+
+import duckdb
 
 __all__ = [
     "ArgumentError",
@@ -34,7 +41,7 @@ __all__ = [
 ]
 
 
-class MpsqlError(Exception):
+class MpsqlError(duckdb.Error):
     """Base of every error mpsql raises on purpose."""
 
 

@@ -11,6 +11,7 @@
 --   SELECT * FROM mp_property_coverage('events', 'Purchase', ['amount', 'coupon', 'currency']);
 
 -- Per event: events, distinct users, first and last time, share of all events.
+-- example: SELECT * FROM mp_event_breakdown('events')
 CREATE OR REPLACE TEMP MACRO mp_event_breakdown(events_table) AS TABLE
     SELECT e.event, count(*) AS count, count(DISTINCT e.distinct_id) AS unique_users,
            min(e.time) AS first_seen, max(e.time) AS last_seen,
@@ -20,6 +21,7 @@ CREATE OR REPLACE TEMP MACRO mp_event_breakdown(events_table) AS TABLE
     ORDER BY count DESC, e.event;
 
 -- Property names (of one event, or all) with how many events carry each.
+-- example: SELECT * FROM mp_property_keys('events', event := 'Purchase')
 CREATE OR REPLACE TEMP MACRO mp_property_keys(events_table, event := NULL) AS TABLE
     SELECT k AS property, count(*) AS events
     FROM (SELECT unnest(json_keys(e.properties)) AS k
@@ -29,6 +31,7 @@ CREATE OR REPLACE TEMP MACRO mp_property_keys(events_table, event := NULL) AS TA
     ORDER BY events DESC, property;
 
 -- The most common values of one property of one event (as text; a missing property is NULL).
+-- example: SELECT * FROM mp_property_distribution('events', 'Page View', '$browser')
 CREATE OR REPLACE TEMP MACRO mp_property_distribution(events_table, event_name, property, top := 20) AS TABLE
     SELECT mp_prop(e.properties, property) AS value, count(*) AS count,
            round(100.0 * count(*) / sum(count(*)) OVER (), 2) AS pct
@@ -39,6 +42,7 @@ CREATE OR REPLACE TEMP MACRO mp_property_distribution(events_table, event_name, 
     LIMIT top;
 
 -- Summary statistics of a numeric property of one event (values that are not numbers are left out).
+-- example: SELECT * FROM mp_numeric_summary('events', 'Purchase', 'amount')
 CREATE OR REPLACE TEMP MACRO mp_numeric_summary(events_table, event_name, property) AS TABLE
     WITH v AS (
         SELECT mp_prop_num(e.properties, property) AS x
@@ -52,6 +56,7 @@ CREATE OR REPLACE TEMP MACRO mp_numeric_summary(events_table, event_name, proper
     FROM v;
 
 -- Events per UTC day and event name (optionally only `events`).
+-- example: SELECT * FROM mp_daily_counts('events', events := ['Sign Up', 'Purchase'])
 CREATE OR REPLACE TEMP MACRO mp_daily_counts(events_table, events := NULL) AS TABLE
     SELECT CAST(e.time AT TIME ZONE 'UTC' AS DATE) AS date, e.event, count(*) AS count
     FROM query_table(events_table) AS e
@@ -60,6 +65,7 @@ CREATE OR REPLACE TEMP MACRO mp_daily_counts(events_table, events := NULL) AS TA
     ORDER BY date, e.event;
 
 -- How many users did how many events: users per bucket [lower, next lower) of their event count.
+-- example: SELECT * FROM mp_engagement_distribution('events')
 CREATE OR REPLACE TEMP MACRO mp_engagement_distribution(events_table, buckets := [1, 2, 5, 10, 25, 50, 100])
         AS TABLE
     WITH per_user AS (
@@ -75,6 +81,7 @@ CREATE OR REPLACE TEMP MACRO mp_engagement_distribution(events_table, buckets :=
     ORDER BY lower;
 
 -- For each named property: how many of the event's rows define it (JSON null counts as defined).
+-- example: SELECT * FROM mp_property_coverage('events', 'Purchase', ['amount', 'coupon'])
 CREATE OR REPLACE TEMP MACRO mp_property_coverage(events_table, event_name, properties) AS TABLE
     WITH names AS (SELECT unnest(properties) AS property)
     SELECT n.property, count(*) FILTER (WHERE json_type(e.properties, mp_json_pointer(n.property)) IS NOT NULL)

@@ -15,33 +15,40 @@
 --   SELECT mp_prop_json(properties, 'cart')->>'$.currency' FROM events;   -- nested objects stay JSON
 
 -- The JSON Pointer (RFC 6901) of a top-level key: '~' and '/' are escaped, everything else is literal.
+-- example: SELECT mp_json_pointer('a/b~c')
 CREATE OR REPLACE TEMP MACRO mp_json_pointer(name) AS
     '/' || replace(replace(name, '~', '~0'), '/', '~1');
 
 -- Text (numbers and booleans as their JSON text; objects and lists as JSON text).
+-- example: SELECT mp_prop(properties, '$browser') AS browser, count(*) FROM events GROUP BY ALL
 CREATE OR REPLACE TEMP MACRO mp_prop(props, name) AS
     json_extract_string(props, mp_json_pointer(name));
 
 -- The raw JSON value, for nested objects and lists.
+-- example: SELECT mp_prop_json(properties, 'cart')->>'$.currency' FROM events
 CREATE OR REPLACE TEMP MACRO mp_prop_json(props, name) AS
     json_extract(props, mp_json_pointer(name));
 
 -- A number (DOUBLE); numeric text such as "12.5" counts, anything else is NULL.
+-- example: SELECT sum(mp_prop_num(properties, 'amount')) FROM events WHERE event = 'Purchase'
 CREATE OR REPLACE TEMP MACRO mp_prop_num(props, name) AS
     TRY_CAST(json_extract_string(props, mp_json_pointer(name)) AS DOUBLE);
 
 -- A whole number (BIGINT); 3.0 counts, 3.5 is NULL.
+-- example: SELECT mp_prop_int(properties, 'quantity') FROM events
 CREATE OR REPLACE TEMP MACRO mp_prop_int(props, name) AS
     CASE WHEN TRY_CAST(json_extract_string(props, mp_json_pointer(name)) AS DOUBLE)
               = TRY_CAST(TRY_CAST(json_extract_string(props, mp_json_pointer(name)) AS DOUBLE) AS BIGINT)
          THEN TRY_CAST(TRY_CAST(json_extract_string(props, mp_json_pointer(name)) AS DOUBLE) AS BIGINT) END;
 
 -- A boolean: JSON true/false, or the text "true"/"false"/"1"/"0" that some SDKs send.
+-- example: SELECT count(*) FROM events WHERE mp_prop_bool(properties, 'in_stock')
 CREATE OR REPLACE TEMP MACRO mp_prop_bool(props, name) AS
     TRY_CAST(json_extract_string(props, mp_json_pointer(name)) AS BOOLEAN);
 
 -- A timestamp: Mixpanel's ISO text ("2024-01-05T11:20:47", project time) or epoch seconds / milliseconds.
 -- Text that carries a zone ("...Z", "...+02:00") is read in UTC, as epoch times are.
+-- example: SELECT mp_prop_time(properties, '$created') FROM events
 CREATE OR REPLACE TEMP MACRO mp_prop_time(props, name) AS
     CASE json_type(props, mp_json_pointer(name))
         WHEN 'VARCHAR' THEN mp__iso_time(json_extract_string(props, mp_json_pointer(name)))
@@ -61,6 +68,7 @@ CREATE OR REPLACE TEMP MACRO mp__epoch(x) AS
     make_timestamp(CAST(CASE WHEN abs(x) < 1e11 THEN x * 1e6 ELSE x * 1e3 END AS BIGINT));
 
 -- A list as VARCHAR[] (elements as text); NULL when the property is not a list.
+-- example: SELECT tag, count(*) FROM events, unnest(mp_prop_list(properties, 'tags')) AS t(tag) GROUP BY ALL
 CREATE OR REPLACE TEMP MACRO mp_prop_list(props, name) AS
     CASE WHEN json_type(props, mp_json_pointer(name)) = 'ARRAY'
          THEN json_extract_string(json_extract(props, mp_json_pointer(name)), '$[*]') END;

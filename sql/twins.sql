@@ -19,6 +19,7 @@
 -- The segment key(s) one property value falls under, as Mixpanel writes them: text as is, `undefined` when
 -- the property is missing, `null`, `true`/`false`, whole numbers without `.0`, a list once under each
 -- distinct element (an empty list under none), objects as compact JSON.
+-- example: SELECT segment, count(*) FROM events, unnest(mp_segment_keys(properties, '$browser')) AS t(segment) GROUP BY ALL
 CREATE OR REPLACE TEMP MACRO mp_segment_keys(props, name) AS
     CASE json_type(props, mp_json_pointer(name))
         WHEN 'ARRAY' THEN list_distinct(list_transform(
@@ -42,6 +43,7 @@ CREATE OR REPLACE TEMP MACRO mp__scalar_key(v) AS
 -- and $user_id merges the device into that user (the earliest such event decides; on a tie, the smallest user
 -- id). A distinct_id resolves to the $user_id of its earliest event that has one, else to the user of the
 -- earliest merged $device_id seen on it (anonymous `$device:...` ids), else to itself.
+-- example: SELECT user_id, count(*) AS ids FROM mp_identities('events') GROUP BY ALL ORDER BY ids DESC LIMIT 5
 CREATE OR REPLACE TEMP MACRO mp_identities(events_table) AS TABLE
     WITH ev AS (
         SELECT e.distinct_id, e.time,
@@ -76,6 +78,7 @@ CREATE OR REPLACE TEMP MACRO mp__bucket(d, bucket_unit) AS
 
 -- date TIMESTAMP, segment VARCHAR, value DOUBLE: every bucket x segment, zero-filled, like mp_segmentation.
 -- Without `by` the one segment is the event name; `top` keeps the segments with the largest totals.
+-- example: SELECT * FROM mp_local_segmentation('events', 'Purchase', current_date - 7, current_date - 1, by := '$browser')
 CREATE OR REPLACE TEMP MACRO mp_local_segmentation(events_table, event_name, from_date, to_date,
         by := NULL, type := 'general', unit := 'day', top := 60, merge_ids := true) AS TABLE
     WITH picked AS (
@@ -119,6 +122,7 @@ CREATE OR REPLACE TEMP MACRO mp_local_segmentation(events_table, event_name, fro
 -- the day of their entry, so the days add up; overall := true gives one row set dated from_date, the range's
 -- funnel (as mp_funnel's overall := true). avg_time_seconds is the mean time from the previous step over the
 -- users who reached the step, rounded half to even (NULL for step 1).
+-- example: SELECT * FROM mp_local_funnel('events', ['View Item', 'Purchase'], current_date - 7, current_date - 1)
 CREATE OR REPLACE TEMP MACRO mp_local_funnel(events_table, steps, from_date, to_date,
         window_seconds := 30 * 86400, reentry := 'default', overall := false, merge_ids := true) AS TABLE
     WITH RECURSIVE ev AS (
@@ -187,6 +191,7 @@ CREATE OR REPLACE TEMP MACRO mp_local_funnel(events_table, steps, from_date, to_
 -- birth); the birth event itself is no return. unbounded := true is Mixpanel's "on or after": a user counts in
 -- period i when they returned in period i or any time later. There are interval_count + 1 periods, cut at the
 -- last one begun by `today`.
+-- example: SELECT * FROM mp_local_retention('events', 'Sign Up', current_date - 28, current_date - 1, unit := 'week', interval_count := 3)
 CREATE OR REPLACE TEMP MACRO mp_local_retention(events_table, born_event, from_date, to_date,
         returning_event := NULL, unit := 'day', "interval" := 1, interval_count := 1, today := current_date,
         unbounded := false, merge_ids := true) AS TABLE

@@ -107,7 +107,8 @@ def _build_parser() -> argparse.ArgumentParser:
     default = sub.add_parser("default", help="set (or, without NAME, show) the default account")
     default.add_argument("name", metavar="NAME", nargs="?")
 
-    test = sub.add_parser("test", help="check an account's credentials against Mixpanel (/api/app/me)")
+    test = sub.add_parser("test", help="check an account's credentials against Mixpanel (/api/app/me; a legacy "
+                                       "project secret with the Query API's /events/names)")
     test.add_argument("name", metavar="NAME", nargs="?", help="default: the account mpsql would use")
     return parser
 
@@ -251,6 +252,8 @@ def _cmd_test(args: argparse.Namespace, store: ConfigStore) -> int:
     account = resolve_account(args.name)
     base = base_url(account.region, "app", account.api_url).removesuffix("/api/app")
     _err(f"testing account {account.name!r} ({account.describe()}; from {account.source}) at {base}")
+    if account.is_legacy:
+        return _test_legacy(account, base)
     try:
         me = check_credentials(account)
     except AuthError as e:
@@ -272,6 +275,27 @@ def _cmd_test(args: argparse.Namespace, store: ConfigStore) -> int:
     print(f"OK: account {account.name!r} authenticated at {base}")
     for line in _summarize_me(me, account):
         print(line)
+    return 0
+
+
+def _test_legacy(account: Account, base: str) -> int:
+    """A legacy project secret cannot use the App API's /me: ask the Query API for one event name instead."""
+    from mpsql.api.client import MixpanelClient
+    from mpsql.api.retry import RetryPolicy
+
+    client = MixpanelClient(account, retry=RetryPolicy(max_attempts=1), idle_timeout=30.0)
+    try:
+        client.get_json("query", "/events/names", {"type": "general", "limit": 1})
+    except (MixpanelError, TransportError) as e:
+        _err(f"FAILED: {e}")
+        if isinstance(e, AuthError):
+            _err("hint: check the project secret, and that the project's data residency is "
+                 f"{account.region!r}")
+        return 1
+    finally:
+        client.close()
+    print(f"OK: account {account.name!r} (a legacy project secret) can query its project at {base} "
+          "(checked with /events/names)")
     return 0
 
 

@@ -14,7 +14,7 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -79,11 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"mpsql {__version__}")
         return EXIT_OK
-    scripts: list[str] = list(args.command)
+    scripts: list[str | Script] = list(args.command)
     for path in args.file:
         try:
             with open(path, encoding="utf-8") as fh:
-                scripts.append(fh.read())
+                scripts.append(Script(fh.read(), path))
         except OSError as exc:
             print(f"mpsql: cannot read {path}: {exc.strerror}", file=sys.stderr)
             return EXIT_USAGE
@@ -96,8 +96,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_scripts(args, scripts, sys.stdout, sys.stderr)
 
 
-def run_scripts(args: argparse.Namespace, scripts: list[str], out: TextIO, err: TextIO) -> int:
-    """Open the database, then run each script's statements in order, stopping at the first failure."""
+class Script(str):
+    """The text of a script read from a file; ``name`` is its path, named with a failing statement's line."""
+
+    name: str
+
+    def __new__(cls, text: str, name: str) -> Script:
+        self = super().__new__(cls, text)
+        self.name = name
+        return self
+
+
+def statement_lines(script: str, statements: Sequence[Any]) -> list[int | None]:
+    """The 1-based line of ``script`` on which each parsed statement's own text starts (comments and blank
+    lines before it skipped); None for a statement whose text cannot be found in ``script``."""
+    import re
+
+    lines: list[int | None] = []
+    pos = 0
+    for statement in statements:
+        text = statement.query
+        at = script.find(text, pos)
+        if at < 0:
+            lines.append(None)
+            continue
+        lead = re.match(r"(?:\s+|--[^\n]*|/\*.*?\*/)*", text, re.S)
+        start = at + (lead.end() if lead else 0)
+        lines.append(script.count("\n", 0, start) + 1)
+        pos = at + len(text)
+    return lines
+
+
+def run_scripts(args: argparse.Namespace, scripts: Sequence[str], out: TextIO, err: TextIO) -> int:
+    """Open the database, then run each script's statements in order, stopping at the first failure.
+
+    A failing statement of a script read from a file (a :class:`Script`) is named by file and line."""
     import duckdb
 
     from mpsql.cli.render import ProgressLine
@@ -107,12 +140,18 @@ def run_scripts(args: argparse.Namespace, scripts: list[str], out: TextIO, err: 
     if isinstance(con, int):
         return con
     if args.demo:
-        print("mpsql: using the built-in demo project (synthetic data served by a local emulator)", file=err)
+        from mpsql.demo import describe_demo
+
+        print(f"mpsql: using {describe_demo()}", file=err)
     try:
         for script in scripts:
-            for statement in con.extract_statements(script):
+            statements = con.extract_statements(script)
+            name = getattr(script, "name", None)
+            lines = statement_lines(script, statements) if name else [None] * len(statements)
+            for statement, line in zip(statements, lines, strict=True):
+                where = f"{name}:{line}" if name and line else name
                 code = run_statement(con, statement, fmt=args.format, max_rows=args.max_rows, out=out, err=err,
-                                     debug=args.debug, cancel=cancel)
+                                     debug=args.debug, cancel=cancel, where=where)
                 if code != EXIT_OK:
                     return code
     except duckdb.Error as exc:  # a script that does not parse
@@ -173,13 +212,16 @@ def open_connection(database: str, *, account: str | Account | None, demo: bool,
 
 def run_statement(con: duckdb.DuckDBPyConnection, statement: Any, *, fmt: str, max_rows: int, out: TextIO,
                   err: TextIO, debug: bool = False, cancel: Cancellation | None = None,
-                  width: int | None = None, terminal: bool | None = None) -> int:
+                  width: int | None = None, terminal: bool | None = None, where: str | None = None,
+                  keep: Callable[[list[str], list[str], list[tuple]], None] | None = None) -> int:
     """Execute one statement, fetch its result once and write it to ``out`` in ``fmt``; returns an exit code.
 
     Ctrl-C interrupts DuckDB and, through ``cancel``, the mp_* sources (and so their HTTP transfers), and
     returns ``EXIT_INTERRUPTED``; a failure is one ``Error: ...`` block on ``err`` (a traceback only with
-    ``debug``). Shared by ``mpsql -c/-f`` and the REPL. ``terminal`` says ``out`` ends on a terminal (a pager's
-    buffer does; default: ``out.isatty()``), where control characters in the data are shown escaped.
+    ``debug``), ``Error: FILE:LINE: ...`` when ``where`` names the statement's place; ``keep`` receives the
+    columns, types and first ``KEEP_ROWS`` rows of a result written whole (the REPL's ``.chart``). Shared by
+    ``mpsql -c/-f`` and the REPL. ``terminal`` says ``out`` ends on a terminal (a pager's buffer does;
+    default: ``out.isatty()``), where control characters in the data are shown escaped.
 
     On the main thread the statement runs on a helper thread: Python runs signal handlers only on the main
     thread and only between bytecodes, so a main thread blocked inside DuckDB would see Ctrl-C late.
@@ -187,7 +229,7 @@ def run_statement(con: duckdb.DuckDBPyConnection, statement: Any, *, fmt: str, m
     cancel = cancel or Cancellation()
     cancel.requested.clear()
     if not _is_main_thread():
-        return _execute(con, statement, fmt, max_rows, out, err, debug, cancel, width, terminal)
+        return _execute(con, statement, fmt, max_rows, out, err, debug, cancel, width, terminal, where, keep)
 
     def interrupt(signum: int, frame: Any) -> None:  # the statement stops where it next looks
         from mpsql.connection import interrupt as stop
@@ -197,7 +239,7 @@ def run_statement(con: duckdb.DuckDBPyConnection, statement: Any, *, fmt: str, m
 
     codes: list[int] = []
     worker = threading.Thread(target=lambda: codes.append(_execute(con, statement, fmt, max_rows, out, err, debug,
-                                                                   cancel, width, terminal)),
+                                                                   cancel, width, terminal, where, keep)),
                               name="mpsql-statement", daemon=True)
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
@@ -210,7 +252,9 @@ def run_statement(con: duckdb.DuckDBPyConnection, statement: Any, *, fmt: str, m
 
 
 def _execute(con: duckdb.DuckDBPyConnection, statement: Any, fmt: str, max_rows: int, out: TextIO, err: TextIO,
-             debug: bool, cancel: Cancellation, width: int | None, terminal: bool | None = None) -> int:
+             debug: bool, cancel: Cancellation, width: int | None, terminal: bool | None = None,
+             where: str | None = None,
+             keep: Callable[[list[str], list[str], list[tuple]], None] | None = None) -> int:
     import duckdb
 
     from mpsql.cli.render import write_result
@@ -230,9 +274,12 @@ def _execute(con: duckdb.DuckDBPyConnection, statement: Any, fmt: str, max_rows:
             return EXIT_OK  # DuckDB's stand-in for "no result" (the DuckDB CLI prints nothing either)
         if progress is not None and fmt not in ("table", "markdown"):  # these write while fetching
             progress.hold()
-        write_result(out, fmt, columns, types, _chunks(cursor, cancel), max_rows=max_rows, width=width,
-                     terminal=terminal)
+        kept: list[tuple] = []
+        write_result(out, fmt, columns, types, _keeping(_chunks(cursor, cancel), kept if keep else None),
+                     max_rows=max_rows, width=width, terminal=terminal)
         out.flush()
+        if keep is not None:
+            keep(columns, types, kept)
         return EXIT_OK
     except KeyboardInterrupt:
         if progress is not None:
@@ -242,7 +289,7 @@ def _execute(con: duckdb.DuckDBPyConnection, statement: Any, fmt: str, max_rows:
     except duckdb.Error as exc:
         if progress is not None:
             progress.clear()
-        return report_failure(con, exc, err, debug)
+        return report_failure(con, exc, err, debug, where)
     except BrokenPipeError:  # the reader went away (mpsql -c ... | head): nothing more to say
         return EXIT_FAILED
     except OSError as exc:  # the output cannot be written (a full disk, a closed .output file)
@@ -260,7 +307,8 @@ def _execute(con: duckdb.DuckDBPyConnection, statement: Any, fmt: str, max_rows:
             progress.clear()
 
 
-def report_failure(con: duckdb.DuckDBPyConnection, exc: BaseException, err: TextIO, debug: bool = False) -> int:
+def report_failure(con: duckdb.DuckDBPyConnection, exc: BaseException, err: TextIO, debug: bool = False,
+                   where: str | None = None) -> int:
     """Write a failed statement's error as one block on ``err``; returns the exit code it means.
 
     mpsql's own error (kept in the connection's ``last_error`` because DuckDB re-raises it with its type lost)
@@ -281,7 +329,8 @@ def report_failure(con: duckdb.DuckDBPyConnection, exc: BaseException, err: Text
     from mpsql.cli.render import visible
 
     message = f"{type(cause).__name__}: {cause}" if cause is not None else unwrap(exc)
-    print(f"Error: {visible(message, keep=chr(10))}", file=err)  # messages may quote the data or a server
+    place = f"{visible(where)}: " if where else ""
+    print(f"Error: {place}{visible(message, keep=chr(10))}", file=err)  # messages may quote the data or a server
     if debug:
         import traceback
 
@@ -297,6 +346,17 @@ def _chunks(cursor: duckdb.DuckDBPyConnection, cancel: Cancellation) -> Iterator
         if not rows:
             return
         yield rows
+
+
+KEEP_ROWS = 10_000
+
+
+def _keeping(chunks: Iterator[list[tuple]], kept: list[tuple] | None) -> Iterator[list[tuple]]:
+    """``chunks`` as they are, copying the first ``KEEP_ROWS`` rows into ``kept``."""
+    for chunk in chunks:
+        if kept is not None and len(kept) < KEEP_ROWS:
+            kept.extend(chunk[: KEEP_ROWS - len(kept)])
+        yield chunk
 
 
 def _is_main_thread() -> bool:

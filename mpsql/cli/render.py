@@ -133,6 +133,10 @@ def write_result(out: TextIO, fmt: str, columns: Sequence[str], types: Sequence[
     """
     if terminal is None:
         terminal = _isatty(out)
+    if is_plan(columns):  # EXPLAIN: mpsql's internal filter hidden in every format
+        chunks = ([(key, hide_args(value)) for key, value in chunk] for chunk in chunks)
+        if fmt in ("table", "line"):
+            return write_plan(out, chunks)
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         cell = (lambda text: visible(text, keep=_LAYOUT)) if terminal else (lambda text: text)
@@ -397,3 +401,85 @@ def _terminal_width(stream: TextIO) -> int:
         return os.get_terminal_size(stream.fileno()).columns or 80
     except (OSError, ValueError, AttributeError):
         return 80
+
+
+# ---------------------------------------------------------------------------------------------- EXPLAIN plans
+
+PLAN_COLUMNS = ("explain_key", "explain_value")
+_ARGS_FILTER = re.compile(r'"__args" = \'(?:[^\']|\'\')*\'')
+_PLAN_TITLES = {"physical_plan": "Physical Plan", "logical_plan": "Logical Plan",
+                "logical_opt": "Optimized Logical Plan", "analyzed_plan": "Query Profiling Information"}
+
+
+def is_plan(columns: Sequence[str]) -> bool:
+    """An ``EXPLAIN`` (or ``EXPLAIN ANALYZE``) result: DuckDB's two plan columns."""
+    return tuple(columns) == PLAN_COLUMNS
+
+
+def write_plan(out: TextIO, rows: Iterable[Sequence[tuple]]) -> int:
+    """Write plans as DuckDB's CLI does: a titled header, then the plan drawing itself, not a table cell."""
+    n = 0
+    for chunk in rows:
+        for key, value in chunk:
+            title = _PLAN_TITLES.get(key, str(key).replace("_", " ").title())
+            inner = max(len(title) + 8, 27)
+            out.write(f"┌{'─' * (inner + 2)}┐\n│┌{'─' * inner}┐│\n││{title.center(inner)}││\n"
+                      f"│└{'─' * inner}┘│\n└{'─' * (inner + 2)}┘\n")
+            out.write(visible(str(value), keep="\n").rstrip("\n") + "\n")
+            n += 1
+    return n
+
+
+def hide_args(plan: str) -> str:
+    """The plan without mpsql's internal ``"__args" = '...'`` filter (the call's arguments as the source receives
+    them): its line goes, with the comma it leaves dangling and a ``Filters:`` heading left empty; a drawing of
+    one box per line is then narrowed to what remains."""
+    if "__args" not in plan:
+        return plan
+    lines = plan.split("\n")
+    single = all(not ln or (ln[0] in "╭│╰" and ln[-1] in "╮│╯" and "╭" not in ln[1:]) for ln in lines)
+    if not single:  # boxes side by side (joins): blank the text out, keep the drawing as it is
+        return "\n".join(_ARGS_FILTER.sub(lambda m: " " * len(m.group(0)), ln) for ln in lines)
+    boxes: list[tuple[str, str, list[str], str]] = []  # (title, top connector, content lines, bottom connector)
+    content: list[str] = []
+    title = top = ""
+    for ln in lines:
+        if not ln:
+            continue
+        if ln[0] == "╭":
+            title, top, content = ln[1:-1].strip("─ ┴"), "┴" if "┴" in ln else "", []
+        elif ln[0] == "╰":
+            boxes.append((title, top, content, "┬" if "┬" in ln else ""))
+        else:
+            text = ln[1:-1].strip()
+            if _ARGS_FILTER.search(text) is None:
+                content.append(text)
+                continue
+            rest = _ARGS_FILTER.sub("", text).strip()
+            more = rest.endswith(",")  # other filters follow on the next lines
+            rest = rest.rstrip(",").strip()
+            if rest == "Filters:":
+                if more:
+                    content.append(rest)
+            elif rest:
+                content.append(rest)
+            elif not more:  # it was the last filter: the one before loses its comma, a bare heading goes
+                if content and content[-1].endswith(","):
+                    content[-1] = content[-1][:-1]
+                elif content and content[-1] == "Filters:":
+                    content.pop()
+    inner = max(max((len(t) for _, _, c, _ in boxes for t in c), default=0),
+                max(2 * len(t) + 6 for t, _, _, _ in boxes))  # the connector stays clear of the title
+    mid = (inner + 2) // 2
+    drawn = []
+    for title, top, content, bottom in boxes:
+        head = f"─ {title} ".ljust(inner + 2, "─")
+        if top:
+            head = head[:mid] + "┴" + head[mid + 1:]
+        drawn.append(f"╭{head}╮")
+        drawn += [f"│ {t.ljust(inner)} │" for t in content]
+        foot = "─" * (inner + 2)
+        if bottom:
+            foot = foot[:mid] + "┬" + foot[mid + 1:]
+        drawn.append(f"╰{foot}╯")
+    return "\n".join(drawn) + "\n"

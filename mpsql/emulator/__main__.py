@@ -26,19 +26,26 @@ def _data_view(text: str) -> tuple[int, str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The emulator's command-line options."""
-    ap = argparse.ArgumentParser(prog="mpsql emulator", description="Run a local Mixpanel-compatible server.")
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--days", type=int, default=90)
-    ap.add_argument("--users", type=int, default=3000)
-    ap.add_argument("--today", type=_date, default=None,
-                    help="YYYY-MM-DD (default: today, UTC; with --events, the day after the file's last event)")
+    ap = argparse.ArgumentParser(
+        prog="mpsql emulator",
+        description="Run a local Mixpanel-compatible server over a synthetic shop project until Ctrl-C. It "
+                    "prints 'export MP_...=...' lines: paste them into the shell where you run mpsql.")
+    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    ap.add_argument("--port", type=int, default=0, help="port to listen on (default: 0, a free port)")
+    ap.add_argument("--seed", type=int, default=7,
+                    help="seed of the synthetic data: the same seed and --today, the same events (default: 7)")
+    ap.add_argument("--days", type=int, default=90, help="days of data, ending the day before --today (default: 90)")
+    ap.add_argument("--users", type=int, default=3000, help="users in the synthetic project (default: 3000)")
+    ap.add_argument("--today", type=_date, default=None, metavar="YYYY-MM-DD",
+                    help="the emulator's today: its data ends the day before, and a to_date after it is in the "
+                         "future (default: today, UTC; with --events, the day after the file's last event)")
     ap.add_argument("--events", default=None, metavar="FILE",
                     help="serve this JSONL export file (one {event, properties} record a line) as the project "
-                         "instead of synthetic data; --seed/--days/--users then do not apply")
-    ap.add_argument("--no-rate-limits", action="store_true", help="disable Mixpanel's rate limits")
-    ap.add_argument("--no-retry-after", action="store_true", help="omit Retry-After on 429")
+                         "instead of synthetic data; --seed/--days/--users then do not apply (default: none)")
+    ap.add_argument("--no-rate-limits", action="store_true",
+                    help="disable Mixpanel's rate limits (default: on, export 60/hour and 3/second, query 60/hour)")
+    ap.add_argument("--no-retry-after", action="store_true",
+                    help="omit the Retry-After header from 429 answers (default: sent)")
     ap.add_argument("--throughput", type=float, default=None, metavar="BYTES_PER_SECOND",
                     help="stream each export response no faster than this (default: unlimited)")
     ap.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
@@ -46,6 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--data-view", type=_data_view, action="append", default=[], metavar="ID=NAME",
                     help="serve a data view (workspace) with this id besides the global one; repeatable")
     return ap
+
+
+def settings_lines(emu: Emulator) -> list[str]:
+    """``export MP_...=...`` lines for a POSIX shell that point mpsql at ``emu`` (values shell-quoted)."""
+    import shlex
+
+    c = emu.credentials
+    values = {"MP_API_URL": emu.url, "MP_USERNAME": c.username, "MP_SECRET": c.secret,
+              "MP_PROJECT_ID": str(c.project_id)}
+    return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,11 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         ap.error(str(exc))
     emu.start()
-    c = emu.credentials
-    print(f"MP_API_URL={emu.url}")
-    print(f"MP_USERNAME={c.username}")
-    print(f"MP_SECRET={c.secret}")
-    print(f"MP_PROJECT_ID={c.project_id}")
+    for line in settings_lines(emu):
+        print(line)
     print(f"# project secret (legacy auth): {emu.project_secret}", file=sys.stderr)
     print(f"# OAuth token (MP_OAUTH_TOKEN, with MP_PROJECT_ID): {emu.oauth_token}", file=sys.stderr)
     print(f"# data views (workspace ids): {', '.join(map(str, emu.data_views))}", file=sys.stderr)

@@ -53,16 +53,24 @@ class Emulator:
                  retry_after: bool = True, clock: Callable[[], float] | None = None,
                  project_id: int | None = None, faults: FaultPlan | None = None, latency: float = 0.0,
                  throughput: float | None = None, events: str | Path | None = None,
-                 data_views: dict[int, str] | None = None) -> None:
+                 data_views: dict[int, str] | None = None, keep_days: bool = False,
+                 day_folder: Path | None = None) -> None:
         self.seed = seed
         # Seconds every API request waits before it is answered: Mixpanel's round trip, for benchmarks.
         self.latency = latency
         # Bytes a second one streamed response may go out at (None: as fast as the socket takes them). Mixpanel's
         # export servers stream each response at a bounded rate; benchmarks use this to show concurrent windows.
         self.throughput = throughput
-        # events: serve a JSONL export file as the project (eventfile) instead of the synthetic data.
-        self.dataset: Dataset = (FileDataset(events, today) if events is not None
-                                 else Dataset(seed, today or dt.datetime.now(dt.UTC).date(), days, users))
+        # events: serve a JSONL export file as the project (eventfile) instead of the synthetic data; keep_days /
+        # day_folder: every generated day is made once (in memory, and on disk with a folder).
+        if events is not None:
+            self.dataset: Dataset = FileDataset(events, today)
+        elif keep_days or day_folder is not None:
+            from mpsql.emulator.daycache import CachedDataset
+
+            self.dataset = CachedDataset(seed, today or dt.datetime.now(dt.UTC).date(), days, users, day_folder)
+        else:
+            self.dataset = Dataset(seed, today or dt.datetime.now(dt.UTC).date(), days, users)
         self.today: dt.date = self.dataset.today
         self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
         self.host, self.port = host, port

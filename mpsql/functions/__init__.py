@@ -59,12 +59,31 @@ def _runner(fn: TableFunction, ctx: Context):
     """
     def run(args: dict[str, Any], pushed: list, columns: list[str]) -> Iterator[pa.RecordBatch]:
         try:
+            _demo_range_notice(fn.name, ctx, args)
             return _recording(fn.start(ctx, args, pushed, columns), ctx)
         except BaseException as exc:
             ctx.last_error = exc
             raise
 
     return run
+
+
+def _demo_range_notice(function: str, ctx: Context, args: dict[str, Any]) -> None:
+    """On the demo project, say so when a call's dates all lie outside the demo's data (else: 0 rows, silently)."""
+    if ctx.account is None or ctx.account.source != "demo" or args.get("account") is not None:
+        return
+    if args.get("from_date") is None or args.get("to_date") is None:
+        return
+    from mpsql.demo import range_notice
+
+    message = range_notice(function, args["from_date"], args["to_date"])
+    if message is not None:
+        if ctx.notice is not None:
+            ctx.notice(message)
+        else:
+            import sys
+
+            print(f"mpsql: {message}", file=sys.stderr)
 
 
 def _recording(batches: Iterator[pa.RecordBatch], ctx: Context) -> Iterator[pa.RecordBatch]:

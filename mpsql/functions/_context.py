@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mpsql.api.cache import ResponseCache
-from mpsql.api.client import MixpanelClient
+from mpsql.api.client import REQUEST_LOG, MixpanelClient
 from mpsql.api.ratelimit import RateLimits, file_ledger
 from mpsql.api.retry import RetryPolicy
 from mpsql.config import Account, resolve_account
@@ -100,10 +100,18 @@ class Context:
                 self.cancel.clear()
 
     def interrupt(self) -> None:
-        """Stop the running sources at their next check: between chunks, in retry and rate-budget waits."""
+        """Stop the running sources at their next check: between chunks, in retry and rate-budget waits.
+
+        The requests of this installation's accounts still in flight are marked ``cancelled`` in the request
+        log, so ``mp_requests()`` tells them from answered ones."""
         with self._lock:
-            if self._running:
-                self.cancel.set()
+            if not self._running:
+                return
+            self.cancel.set()
+            accounts = {client.account.name for client in self._clients.values()}
+        for record in list(REQUEST_LOG):
+            if record.account in accounts and not record.milliseconds and not record.cache_hit and not record.error:
+                record.error = "cancelled"
 
     def client(self, function: str, account_name: str | None) -> MixpanelClient:
         """The client for ``account := name`` (or the installation's account); ``ArgumentError`` if unknown."""

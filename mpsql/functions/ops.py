@@ -14,23 +14,27 @@ import pyarrow as pa
 from mpsql.api.cache import ResponseCache
 from mpsql.api.client import REQUEST_LOG
 from mpsql.api.ratelimit import all_budgets
-from mpsql.config import ConfigStore, account_from_env, env_has_credentials
+from mpsql.config import ConfigStore, account_from_env, env_has_credentials, resolve_account
 from mpsql.errors import MpsqlError
 from mpsql.functions._args import Args
 from mpsql.functions._duckdb import sql_string
 from mpsql.functions._rows import Call, rows_function
 from mpsql.functions._spec import TableFunction
 
-DESCRIPTION = "Every mp_* function with its signature, output columns, a one-line description and an example."
+DESCRIPTION = ("Every mp_* function, and every SQL macro of sql/*.sql, with its signature, output columns, "
+               "description and an example.")
 # mp_functions() lists itself too: (name, signature, returns, description, example)
 SELF_ROW = ("mp_functions", "mp_functions()",
             "name VARCHAR, signature VARCHAR, returns VARCHAR, description VARCHAR, example VARCHAR",
             DESCRIPTION, "SELECT name, description FROM mp_functions()")
 
 
-def install_ops(con: duckdb.DuckDBPyConnection, functions: Sequence[TableFunction]) -> None:
-    """Define ``mp_functions()`` listing ``functions`` and itself."""
+def install_ops(con: duckdb.DuckDBPyConnection, functions: Sequence[TableFunction],
+                macros: Sequence[tuple[str, str, str, str, str]] = ()) -> None:
+    """Define ``mp_functions()`` listing ``functions``, the SQL ``macros`` (rows as mp_functions() shows them)
+    and itself."""
     rows = [(fn.name, fn.signature, fn.returns, fn.description, fn.example) for fn in functions]
+    rows.extend(macros)
     rows.append(SELF_ROW)
     values = ", ".join("(" + ", ".join(sql_string(v) for v in row) + ")" for row in sorted(rows))
     con.execute(
@@ -51,6 +55,11 @@ def _accounts(call: Call[NoArgs]) -> Iterator[tuple[Any, ...]]:
     store = ConfigStore()
     default = store.default_name() if store.exists() else None
     current = call.ctx.account
+    if current is None:  # the account the connection's next request would use: the default, or the environment's
+        try:
+            current = resolve_account()
+        except MpsqlError:
+            current = None
     listed = store.list_accounts() if store.exists() else []
     if env_has_credentials():  # the environment's credentials, which win over the file's default
         listed.insert(0, account_from_env())

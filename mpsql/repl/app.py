@@ -76,6 +76,7 @@ class Repl:
         self.mode = "table"
         self.max_rows = 40
         self.timer = False
+        self.last_result: tuple[list[str], list[str], list[tuple]] | None = None  # what .chart draws
         self.pager = self.stdout.isatty() if pager is None else pager
         self.width = width
         self.debug = debug
@@ -149,7 +150,9 @@ class Repl:
     def describe_account(self) -> str:
         """Which project the mp_* functions reach, in one secret-free line (or how to configure one)."""
         if self._demo:
-            return "the built-in demo project: synthetic data served by a local emulator"
+            from mpsql.demo import describe_demo
+
+            return describe_demo()
         account = self.account()
         if account is None:
             return ("no Mixpanel account configured: add one with 'mpsql auth add NAME --username USER "
@@ -269,7 +272,7 @@ class Repl:
         try:
             code = run_statement(self.con, statement, fmt=self.mode, max_rows=self.max_rows, out=target,
                                  err=self.err, debug=self.debug, cancel=self.cancel,
-                                 width=self._terminal_width(),
+                                 width=self._terminal_width(), keep=self._keep_result,
                                  terminal=True if target is not self.out else None)  # a pager's buffer
         finally:
             elapsed = time.perf_counter() - started
@@ -282,6 +285,10 @@ class Repl:
         if code == EXIT_OK and any(name in statement.query.lower() for name in _DISCOVERY):
             self.completer.names = self._names(self.con)
         return code
+
+    def _keep_result(self, columns: list[str], types: list[str], rows: list[tuple]) -> None:
+        if rows:  # DDL and empty results leave the last chartable result in place
+            self.last_result = (columns, types, rows)
 
     def run_script(self, text: str) -> int:
         """Run a script as if typed: command lines, and SQL statements however they are split across lines."""
@@ -319,6 +326,12 @@ class Repl:
         @keys.add("enter", filter=Condition(lambda: should_run(get_app().current_buffer.text)))
         def _run(event: KeyPressEvent) -> None:
             event.current_buffer.validate_and_handle()
+
+        @keys.add("enter", filter=has_completions & ~completion_is_selected
+                  & ~Condition(lambda: should_run(get_app().current_buffer.text)))
+        def _newline(event: KeyPressEvent) -> None:  # a new line closes the menu instead of keeping it open
+            event.current_buffer.cancel_completion()
+            event.current_buffer.newline(copy_margin=False)
 
         @keys.add("escape", "enter")
         def _run_anyway(event: KeyPressEvent) -> None:

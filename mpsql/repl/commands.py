@@ -54,6 +54,13 @@ def find(word: str) -> Command | None:
     return None
 
 
+def prefixed(word: str) -> list[str]:
+    """The dot commands ``word`` is a prefix of."""
+    if not word.startswith(".") or len(word) < 2:
+        return []
+    return [cmd.names[0] for cmd in COMMANDS if cmd.names[0].startswith(word)]
+
+
 def dispatch(repl: Repl, line: str) -> None:
     """Run one command line (``.mode csv``, ``\\dt``, ``quit``)."""
     word, _, rest = line.strip().rstrip(";").partition(" ")
@@ -61,7 +68,11 @@ def dispatch(repl: Repl, line: str) -> None:
         word = ".quit"
     cmd = find(word)
     if cmd is None:
-        repl.error(f"unknown command {word}; .help lists the commands")
+        candidates = prefixed(word)
+        if len(candidates) > 1:
+            repl.error(f"ambiguous command {word}: {', '.join(candidates)}")
+        else:
+            repl.error(f"unknown command {word}; .help lists the commands")
         return
     try:
         args = shlex.split(rest)
@@ -180,6 +191,7 @@ def _mode(repl: Repl, args: list[str]) -> None:
         repl.say(f"mode: {repl.mode}")
     elif args[0] in FORMATS:
         repl.mode = args[0]
+        repl.say(f"mode {args[0]}")
     else:
         repl.error(f"unknown mode {args[0]}; choose one of {', '.join(FORMATS)}")
 
@@ -203,6 +215,7 @@ def _maxrows(repl: Repl, args: list[str]) -> None:
         repl.say(f"maxrows: {repl.max_rows}")
     elif args[0].isdigit() and int(args[0]) > 0:
         repl.max_rows = int(args[0])
+        repl.say(f"maxrows {repl.max_rows}")
     else:
         repl.error(".maxrows takes a positive number")
 
@@ -213,6 +226,27 @@ def _pager(repl: Repl, args: list[str]) -> None:
     if value is not None:
         repl.pager = value
         repl.say(f"pager {'on' if value else 'off'}")
+
+
+@command(".chart", usage="[bar|line] [COLUMN]",
+         help="draw the last result: x is its first column, y COLUMN or its first numeric one")
+def _chart(repl: Repl, args: list[str]) -> None:
+    from mpsql.repl.chart import ChartError, chart
+
+    if repl.last_result is None:
+        repl.error("nothing to draw yet: run a query first, e.g. SELECT date, value FROM mp_event_counts(...)")
+        return
+    kind = args[0].lower() if args and args[0].lower() in ("bar", "line") else None
+    rest = args[1:] if kind else args
+    columns, types, rows = repl.last_result
+    try:
+        text = chart(columns, types, rows, kind=kind, y=rest[0] if rest else None,
+                     width=repl._terminal_width() or 80)
+    except ChartError as exc:
+        repl.error(f".chart: {exc}")
+        return
+    repl.out.write(text)
+    repl.out.flush()
 
 
 @command(".quit", ".exit", "\\q", help="leave mpsql (or Ctrl-D)")

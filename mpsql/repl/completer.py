@@ -73,6 +73,11 @@ class MpFunction:
         return cls(name, signature, description, tuple(positional), tuple(named),
                    tuple((c[0], c[2]) for c in columns))
 
+    @property
+    def scalar(self) -> bool:
+        """A scalar SQL macro (``mp_prop``): its returns are one type, not columns."""
+        return len(self.columns) == 1 and not self.columns[0][1]
+
     def parameter(self, index: int, named: str | None) -> str | None:
         """The parameter an argument binds to: its ``name :=``, or the positional one at ``index``."""
         if named is not None:
@@ -119,7 +124,7 @@ class Catalog:
         functions, table_functions = set(), set()
         for name, kind in con.execute("SELECT DISTINCT function_name, function_type FROM duckdb_functions()"
                                       ).fetchall():
-            if not _IDENTIFIER.fullmatch(name) or name.startswith("__") or name in cat.mp:
+            if not _IDENTIFIER.fullmatch(name) or name.startswith(("__", "mp__")) or name in cat.mp:
                 continue
             (table_functions if kind in ("table", "table_macro") else functions).add(name)
         cat.functions, cat.table_functions = sorted(functions), sorted(table_functions)
@@ -167,6 +172,8 @@ class SqlCompleter(Completer):
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
         text = document.text_before_cursor
+        if not complete_event.completion_requested and not document.current_line_before_cursor.strip():
+            return  # a fresh (continuation) line: no menu pops up until a word is begun or Tab is pressed
         if text.lstrip().startswith((".", "\\")):
             yield from self._command(document)
             return
@@ -245,15 +252,17 @@ class SqlCompleter(Completer):
             if not relations:
                 columns = [c for cols in self.catalog.tables.values() for c in cols]
             yield from _matching(word, list(dict.fromkeys(columns)), quote=True)
+            yield from _matching(word, [(fn.name, fn.signature) for fn in self.catalog.mp.values() if fn.scalar])
             yield from _matching(word, [(f, "function") for f in self.catalog.functions])
             yield from _matching(word, [(k.lower() if lower else k, "keyword") for k in self.catalog.keywords])
             return
         yield from _matching(word, [(k.lower() if lower else k, "keyword") for k in self.catalog.keywords])
         yield from self._relations(word)
+        yield from _matching(word, [(fn.name, fn.signature) for fn in self.catalog.mp.values() if fn.scalar])
         yield from _matching(word, [(f, "function") for f in self.catalog.functions])
 
     def _relations(self, word: str) -> Iterator[Completion]:
-        yield from _matching(word, [(fn.name, fn.signature) for fn in self.catalog.mp.values()])
+        yield from _matching(word, [(fn.name, fn.signature) for fn in self.catalog.mp.values() if not fn.scalar])
         yield from _matching(word, [(t, "table") for t in self.catalog.tables], quote=True)
         yield from _matching(word, [(f, "table function") for f in self.catalog.table_functions])
 
@@ -270,8 +279,14 @@ class SqlCompleter(Completer):
         mp = self.catalog.mp.get(call.function)
         param = mp.parameter(call.index, call.named) if mp else (call.named or None)
         if param in ("event", "events"):
+            if not self.names.events:
+                yield _hint("no event names cached yet", "SELECT * FROM mp_events(); loads them (one request)")
             yield from _names(partial, self.names.events, "event", close)
         elif param == "property" or (call.function.startswith("mp_prop") and call.index == 1):
+            if not self.names.properties(event):
+                yield _hint("no property names cached yet",
+                            "SELECT * FROM mp_properties(event := '…'); loads them" if event else
+                            "SELECT * FROM mp_properties(); loads them")
             yield from _names(partial, self.names.properties(event), "property", close)
         elif param == "filter":  # a Mixpanel expression: properties["name"]
             m = re.search(r'properties\["([^"]*)$', partial)
@@ -291,6 +306,11 @@ class SqlCompleter(Completer):
                     yield Completion(text.replace("'", "''"), -len(key), display=name, display_meta="property")
         else:
             yield from _names(partial, properties, "property", close)
+
+
+def _hint(display: str, meta: str) -> Completion:
+    """A menu line that inserts nothing: says why no names are offered and how to get them (never a request)."""
+    return Completion("", 0, display=f"({display})", display_meta=meta)
 
 
 def _matching(word: str, items: Sequence[tuple[str, str]], quote: bool = False) -> Iterator[Completion]:

@@ -167,7 +167,9 @@ def test_cli_prints_credentials_and_serves(tmp_path) -> None:
         text=True,
     )
     try:
-        env = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(4))
+        lines = [proc.stdout.readline().strip() for _ in range(4)]
+        assert all(line.startswith("export ") for line in lines)  # pasteable into a shell
+        env = dict(line.removeprefix("export ").split("=", 1) for line in lines)
         assert set(env) == {"MP_API_URL", "MP_USERNAME", "MP_SECRET", "MP_PROJECT_ID"}
         r = httpx.get(
             env["MP_API_URL"] + "/api/2.0/export",

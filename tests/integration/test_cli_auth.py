@@ -276,14 +276,21 @@ def test_auth_test_default_account_and_wrong_secret(cfg_path, capsys, monkeypatc
     assert "region" in err  # the hint
 
 
-def test_auth_test_legacy(cfg_path, capsys, monkeypatch, me_server):
-    url, seen = me_server
-    run(["add", "old", "--legacy", "--api-url", url], capsys, monkeypatch, stdin=LEGACY_SECRET + "\n")
+def test_auth_test_legacy_checks_an_endpoint_a_project_secret_can_use(cfg_path, capsys, monkeypatch, emulator):
+    secret = emulator.project_secret
+    run(["add", "old", "--legacy", "--api-url", emulator.url], capsys, monkeypatch, stdin=secret + "\n")
     code, out, err = run(["test", "old"], capsys, monkeypatch)
     assert code == 0, err
-    expected = "Basic " + base64.b64encode(f"{LEGACY_SECRET}:".encode()).decode()
-    assert seen[-1] == ("/api/app/me", expected)
-    assert LEGACY_SECRET not in out + err
+    assert out.startswith("OK: account 'old' (a legacy project secret) can query its project")
+    assert [r.path for r in emulator.requests] == ["/api/query/events/names"]
+    assert secret not in out + err
+
+
+def test_auth_test_legacy_with_a_wrong_secret_fails(cfg_path, capsys, monkeypatch, emulator):
+    run(["add", "old", "--legacy", "--api-url", emulator.url], capsys, monkeypatch, stdin="not-the-secret-42\n")
+    code, out, err = run(["test", "old"], capsys, monkeypatch)
+    assert code == 1 and out == ""
+    assert "FAILED" in err and "HTTP 401" in err and "not-the-secret-42" not in err
 
 
 def test_auth_test_from_environment(cfg_path, capsys, monkeypatch, me_server):

@@ -127,6 +127,24 @@ def test_mp_functions_lists_every_function_with_signature_and_returns(con):
     assert rows["mp_annotations"][1].startswith("mp_annotations(from_date, to_date, account := NULL)")
 
 
+def test_mp_accounts_marks_the_default_in_use_when_the_connection_uses_it_implicitly(tmp_path, monkeypatch):
+    from mpsql.config import Account, ConfigStore, Secret
+
+    monkeypatch.setenv("MP_CONFIG_PATH", str(tmp_path / "config.toml"))
+    store = ConfigStore(tmp_path / "config.toml")
+    store.add(Account("prod", "sa.prod", Secret("s3cr3t-prod-value"), 111, "eu"), make_default=True)
+    store.add(Account("staging", "sa.stg", Secret("s3cr3t-stg-value"), 222, "eu"))
+    c = mpsql.connect()  # no account named: the file's default is what a request would use
+    try:
+        rows = c.execute("SELECT name, is_default, in_use FROM mp_accounts() ORDER BY name").fetchall()
+        assert rows == [("prod", True, True), ("staging", False, False)]
+        monkeypatch.setenv("MP_ACCOUNT", "staging")  # read when a request would be made, as resolution is
+        rows = c.execute("SELECT name, is_default, in_use FROM mp_accounts() ORDER BY name").fetchall()
+        assert rows == [("prod", True, False), ("staging", False, True)]
+    finally:
+        c.close()
+
+
 def test_unknown_account_is_named_before_any_request(con, emulator):
     with pytest.raises(Exception, match="account"):
         con.execute("SELECT * FROM mp_events(account := 'nope')").fetchall()

@@ -35,9 +35,21 @@ def test_tables_when_there_are_none(drive):
 
 
 def test_functions_lists_the_mp_functions_with_descriptions(drive, con):
+    import csv
+    import io
+
     s = drive(".mode csv\r.functions\r\\df\r")
-    for name, description in con.execute("SELECT name, description FROM mp_functions()").fetchall():
-        assert name in s.out and description.split(",")[0] in s.out
+    shown = list(csv.reader(io.StringIO(s.out)))
+    expected = [[name, signature, description] for name, signature, description in
+                con.execute("SELECT name, signature, description FROM mp_functions() ORDER BY name").fetchall()]
+    assert shown == [["name", "signature", "description"], *expected] * 2
+
+
+def test_schema_of_a_sql_macro_shows_its_signature_and_columns(drive):
+    s = drive(".schema mp_local_funnel\r.schema mp_prop\r")
+    assert "mp_local_funnel(events_table, steps, from_date, to_date, window_seconds := 30 * 86400)" in s.out
+    assert "-> date DATE, segment VARCHAR, step INTEGER" in s.out
+    assert "mp_prop(props, name)" in s.out
 
 
 @pytest.fixture
@@ -62,7 +74,7 @@ def test_accounts_and_switching(drive, accounts_file, emulator):
     assert "account staging: service account" in s.err
     assert "Error: there is no account named 'nope'" in s.err
     assert "ok\ntrue" in s.out  # the mp_* functions now run as staging
-    assert s.err.rstrip().endswith("the built-in demo project: synthetic data served by a local emulator")
+    assert s.err.rstrip().endswith("(the 90 days ending yesterday, UTC), served by a local emulator")
     assert s.repl.prompt_text() == "demo> "
 
 
@@ -105,9 +117,15 @@ def test_quit_forms(drive):
 def test_prefixes_and_unknown_commands(drive):
     s = drive(".mo csv\rSELECT 1 AS a;\r.m csv\r.nope\r\\x\r.timer maybe\r.pager off\r")
     assert s.out == "a\n1\n"
-    assert "Error: unknown command .m;" in s.err  # ambiguous: .mode and .maxrows
+    assert "Error: ambiguous command .m: .mode, .maxrows" in s.err.splitlines()
     assert "Error: unknown command .nope;" in s.err and "Error: unknown command \\x;" in s.err
     assert "Error: .timer takes on or off" in s.err and "pager off" in s.err
+
+
+def test_settings_commands_confirm_what_they_set(drive):
+    s = drive(".mode csv\r.maxrows 5\r.timer on\r.pager off\r")
+    assert s.err.splitlines() == ["mode csv", "maxrows 5", "timer on", "pager off"]
+    assert s.repl.mode == "csv" and s.repl.max_rows == 5
 
 
 def test_read_runs_a_command_after_leading_comments(drive, tmp_path):

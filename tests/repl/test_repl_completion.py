@@ -47,10 +47,14 @@ def test_tables_views_and_table_functions_after_from(completer):
 
 
 def test_every_mp_function_with_its_signature(completer, con):
-    expected = dict(con.execute("SELECT name, signature FROM mp_functions()").fetchall())
-    offered = complete(completer, "SELECT * FROM mp_")
-    assert {k: v for k, v in offered.items() if k in expected} == expected
+    listed = "SELECT name, signature FROM mp_functions() WHERE {} contains(returns, ' ')"  # columns, or one type
+    tables, scalars = (dict(con.execute(listed.format(neg)).fetchall()) for neg in ("", "NOT"))
+    assert {"mp_local_funnel", "mp_event_breakdown"} <= set(tables) and {"mp_prop", "mp_prop_list"} <= set(scalars)
+    offered = complete(completer, "SELECT * FROM mp_")  # a table: table functions and table macros
+    assert {k: v for k, v in offered.items() if k.startswith("mp_")} == tables
     assert offered["mp_export"].startswith("mp_export(from_date, to_date, events := NULL")
+    offered = complete(completer, "SELECT mp_")  # a value: scalar macros
+    assert {k: v for k, v in offered.items() if k.startswith("mp_")} == scalars
 
 
 def test_columns_of_the_tables_the_statement_reads(completer):
@@ -65,7 +69,7 @@ def test_columns_of_the_tables_the_statement_reads(completer):
 
 def test_duckdb_functions(completer):
     assert complete(completer, "SELECT date_tr")["date_trunc"] == "function"
-    assert complete(completer, "SELECT mp_pro")["mp_prop"] == "function"  # the property macros from sql/
+    assert complete(completer, "SELECT mp_pro")["mp_prop"] == "mp_prop(props, name)"  # sql/ macros: signatures
 
 
 def test_event_names_inside_mp_export_events(completer):
@@ -108,3 +112,44 @@ def test_commands_and_their_arguments(completer):
 def test_nothing_inside_comments_or_identifiers(completer):
     assert complete(completer, "SELECT 1 -- sel") == {}
     assert complete(completer, 'SELECT "pur') == {}
+
+
+def test_no_menu_pops_up_on_a_fresh_continuation_line_but_tab_still_lists(completer):
+    doc = Document("SELECT *\n", len("SELECT *\n"))
+    assert list(completer.get_completions(doc, CompleteEvent())) == []  # as typed: nothing pops up
+    assert list(completer.get_completions(doc, CompleteEvent(text_inserted=True))) == []
+    asked = {c.text for c in completer.get_completions(doc, CompleteEvent(completion_requested=True))}
+    assert "FROM" in asked  # Tab on the blank line lists what may come next
+    assert "FROM" in complete(completer, "SELECT *\nFR")  # and a word begun completes
+
+
+def test_enter_with_the_menu_open_but_nothing_chosen_closes_the_menu(make_repl):
+    from prompt_toolkit.buffer import Buffer, CompletionState
+    from prompt_toolkit.completion import Completion as PtCompletion
+    from prompt_toolkit.keys import Keys
+
+    session = make_repl().session()
+    enter = [b for b in session.key_bindings.bindings if b.keys == (Keys.ControlM,)]
+    newline = next(b for b in enter if b.handler.__name__ == "_newline")
+    buffer = Buffer(multiline=True)
+    buffer.text = "SELECT *"
+    buffer.cursor_position = len(buffer.text)
+    buffer.complete_state = CompletionState(buffer.document, [PtCompletion("FROM")], complete_index=None)
+
+    class Event:
+        current_buffer = buffer
+
+    newline.handler(Event())
+    assert buffer.complete_state is None and buffer.text == "SELECT *\n"
+
+
+def test_with_no_names_cached_a_hint_says_how_to_load_them(con):
+    from mpsql.repl.completer import NoNames
+
+    bare = SqlCompleter(Catalog.load(con), NoNames(), commands=help_lines())
+    doc = Document("SELECT * FROM mp_export('2024-01-01', '2024-01-31', events := ['")
+    offered = list(bare.get_completions(doc, CompleteEvent()))
+    assert [(c.text, c.display_text, c.display_meta_text) for c in offered] == [
+        ("", "(no event names cached yet)", "SELECT * FROM mp_events(); loads them (one request)")]
+    doc = Document("SELECT mp_prop(properties, '")
+    assert [c.display_text for c in bare.get_completions(doc, CompleteEvent())] == ["(no property names cached yet)"]

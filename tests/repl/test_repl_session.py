@@ -143,9 +143,12 @@ def test_demo_banner_is_one_line_and_format_flags_set_the_mode(capsys, monkeypat
     assert start({"demo": True, "format": "csv"}, "SELECT 1 AS a;\r" + CTRL_D) == 0
     captured = capsys.readouterr()
     assert captured.out == "a\n1\n"
+    from mpsql.demo import demo_range
+
+    first, last = demo_range()
     assert captured.err.splitlines() == [
-        f"mpsql {__version__} · the built-in demo project: synthetic data served by a local emulator. "
-        ".help lists commands; Ctrl-D exits."]
+        f"mpsql {__version__} · the built-in demo project: synthetic data from {first} to {last} (the 90 days "
+        "ending yesterday, UTC), served by a local emulator. .help lists commands; Ctrl-D exits."]
 
 
 def test_an_unknown_account_is_a_configuration_error(capsys, monkeypatch, tmp_path):
