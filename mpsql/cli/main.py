@@ -205,8 +205,8 @@ def open_connection(database: str, *, account: str | Account | None, demo: bool,
     progress = cancel.progress
     con = mpsql.connect(database, account=account, demo=demo, on_progress=cancel.on_progress,
                         notice=progress.notice if progress else None)
-    if progress is not None:  # DuckDB's own bar would draw over the progress line
-        con.execute("SET enable_progress_bar = false")
+    # DuckDB's own bar writes to stdout, where it would corrupt csv/json results (and draw over the progress line).
+    con.execute("SET enable_progress_bar = false")
     return con
 
 

@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
                     help="seconds every API request waits before it is answered (default: 0)")
     ap.add_argument("--data-view", type=_data_view, action="append", default=[], metavar="ID=NAME",
-                    help="serve a data view (workspace) with this id besides the global one; repeatable")
+                    help="serve a data view (workspace) with this id besides the global one; repeatable (default: the "
+                         "global one only)")
     return ap
 
 

@@ -208,7 +208,7 @@ def test_mpsql_emulator_serves_a_given_export_file(tmp_path):
                              "--no-rate-limits"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None
-        env = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(4))
+        env = dict(proc.stdout.readline().strip().removeprefix("export ").split("=", 1) for _ in range(4))
         r = httpx.get(env["MP_API_URL"] + "/api/2.0/export", auth=(env["MP_USERNAME"], env["MP_SECRET"]),
                       params={"project_id": env["MP_PROJECT_ID"], "from_date": "2024-02-05", "to_date": "2024-02-05"})
         assert [json.loads(line) for line in r.text.splitlines()] == CASES[:4]

@@ -29,7 +29,8 @@ def test_every_public_macro_of_the_sql_files_is_listed_with_signature_columns_de
 def test_table_macros_list_their_columns_and_scalar_macros_their_type(con):
     rows = listed(con)
     assert rows["mp_local_funnel"][1:3] == (
-        "mp_local_funnel(events_table, steps, from_date, to_date, window_seconds := 30 * 86400)",
+        "mp_local_funnel(events_table, steps, from_date, to_date, window_seconds := 30 * 86400, "
+        "reentry := 'default', overall := false, merge_ids := true)",
         "date DATE, segment VARCHAR, step INTEGER, event VARCHAR, count BIGINT, step_conversion DOUBLE, "
         "overall_conversion DOUBLE, avg_time_seconds DOUBLE")
     assert rows["mp_local_segmentation"][2] == "date TIMESTAMP, segment VARCHAR, value DOUBLE"

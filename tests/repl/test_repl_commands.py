@@ -47,7 +47,7 @@ def test_functions_lists_the_mp_functions_with_descriptions(drive, con):
 
 def test_schema_of_a_sql_macro_shows_its_signature_and_columns(drive):
     s = drive(".schema mp_local_funnel\r.schema mp_prop\r")
-    assert "mp_local_funnel(events_table, steps, from_date, to_date, window_seconds := 30 * 86400)" in s.out
+    assert "mp_local_funnel(events_table, steps, from_date, to_date, window_seconds := 30 * 86400, " in s.out
     assert "-> date DATE, segment VARCHAR, step INTEGER" in s.out
     assert "mp_prop(props, name)" in s.out
 
