@@ -337,7 +337,8 @@ class Window:
 
     def __init__(self, scratch: Path, index: int, first: dt.date, last: dt.date, selection: Selection, *,
                  redact: Callable[[str, int], str] = lambda text, limit: text[:limit], version: str = "",
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 turn: Callable[[int], contextlib.AbstractContextManager[None]] | None = None) -> None:
         self.scratch = scratch
         self.first, self.last = first, last
         self.span = f"{first}..{last}"
@@ -349,6 +350,7 @@ class Window:
         self._redact = redact  # DuckDB's parse errors quote the offending value, which may echo the secret
         self._version = version
         self._clock = clock
+        self._turn = turn or (lambda index: contextlib.nullcontext())
         self._path = scratch / f"window-{index}.jsonl"
         self._file: Any = None
         self._inflate: Any = None
@@ -393,17 +395,18 @@ class Window:
         self.body.finish()
         self._close_file()
         self.fetched_at = self._clock()
-        con = _private_connection(self.scratch)
-        try:
-            self._parse(con)
-            self._check(con)
-            con.execute(_MARK_DUPLICATES)
-        except BaseException:
-            con.close()
-            raise
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(self._path)
+        with self._turn(self.index):
+            con = _private_connection(self.scratch)
+            try:
+                self._parse(con)
+                self._check(con)
+                con.execute(_MARK_DUPLICATES)
+            except BaseException:
+                con.close()
+                raise
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._path)
         self.con = con
 
     def read(self, rows: RowFilter, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
@@ -613,6 +616,28 @@ def _as_schema(batch: pa.RecordBatch, names: Sequence[str]) -> pa.RecordBatch:
 
 # -- fetching windows, a few at a time ---------------------------------------------------------------------------
 
+class Turnstile:
+    """Windows are parsed one at a time and in order, while their downloads overlap: a parse takes both cores, so
+    parsing two at once only delays the one the statement needs next."""
+
+    def __init__(self, cancel: CancelScope) -> None:
+        self._next = 0
+        self._cond = threading.Condition()
+        self._cancel = cancel
+
+    @contextlib.contextmanager
+    def turn(self, index: int) -> Iterator[None]:
+        with self._cond:
+            while self._next != index:
+                if self._cancel.is_set():
+                    raise Cancelled(f"{NAME}: cancelled")
+                self._cond.wait(0.05)
+        yield  # a failed parse keeps the turn: the same window is downloaded again and parsed next
+        with self._cond:
+            self._next = index + 1
+            self._cond.notify_all()
+
+
 @dataclass
 class Fetcher:
     """Downloads windows for one statement, up to ``MAX_IN_FLIGHT`` at once, handing them back in order.
@@ -636,6 +661,7 @@ class Fetcher:
     stopped: bool = False  # the gate said no: windows were left unfetched
     _index: int = 0
     _pool: ThreadPoolExecutor | None = None
+    _turnstile: Turnstile | None = None
 
     def fetch(self, windows: Sequence[tuple[dt.date, dt.date]], *, stored: bool = False) -> Iterator[Window]:
         """The windows in order, each once its rows are checked (with ``stored``, once its days are kept too).
@@ -676,8 +702,10 @@ class Fetcher:
     def _submit(self, first: dt.date, last: dt.date) -> tuple[Window, Future[Window]]:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="mpsql-export")
+        if self._turnstile is None:
+            self._turnstile = Turnstile(self.cancel)
         window = Window(self.scratch, self._index, first, last, self.selection, redact=self.client.redact,
-                        version=_version(), clock=self.clock)
+                        version=_version(), clock=self.clock, turn=self._turnstile.turn)
         self._index += 1
         self.requests += 1
         return window, self._pool.submit(self._download, window)
