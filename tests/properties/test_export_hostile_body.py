@@ -61,7 +61,7 @@ def encode(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode() + b"\n"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(body=lines, garbage=st.sampled_from([b"", b"", b"", b"<html>502 Bad Gateway</html>\n", b"\x00\xff\xfe\n"]),
        cut=st.integers(min_value=0, max_value=10_000), truncate=st.sampled_from([False, False, False, True]),
