@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from mpsql.cli.main import Cancellation, open_or_explain, report_failure, run_statement
+from mpsql.functions._duckdb import sql_string
 
 
 def _date(text: str) -> dt.date:
@@ -21,10 +22,6 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -67,7 +64,7 @@ def sync_main(argv: Sequence[str]) -> int:
     to_date = args.to_date or dt.datetime.now(dt.UTC).date()
     options = []
     if args.events:
-        options.append("events := [" + ", ".join(_sql_string(e) for e in args.events) + "]")
+        options.append("events := [" + ", ".join(sql_string(e) for e in args.events) + "]")
     if args.refresh:
         options.append("refresh := true")
 

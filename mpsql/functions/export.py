@@ -45,7 +45,7 @@ from mpsql.api.framing import TERMINATED_EARLY, JsonlBody
 from mpsql.errors import ArgumentError, Cancelled, ConfigError, InvalidResponse, StreamTruncated
 from mpsql.functions._args import Args, Day, Names, check_date_range, parse_call, sql_named
 from mpsql.functions._context import CancelScope, Context, Progress
-from mpsql.functions._duckdb import Binary, Col, In, Lit, Node
+from mpsql.functions._duckdb import Binary, Col, In, Lit, Node, sql_string
 from mpsql.functions._spec import TableFunction
 from mpsql.functions.where_sql import UnsupportedWhere, where_to_sql
 from mpsql.store.days import DayStore, HeldDay, Selection, make_scratch, manifest, release_scratch, remove_orphans
@@ -433,7 +433,7 @@ class Window:
                 # Export days are UTC days (docs/mixpanel-api.md, time zones); each day keeps the body's order.
                 # zstd level 1: half the time of the default level on event JSON, and no larger.
                 cursor.execute(f"COPY (SELECT {_DAY_COLUMNS} FROM w WHERE time >= ?::TIMESTAMPTZ "
-                               f"AND time < ?::TIMESTAMPTZ + INTERVAL 1 DAY) TO '{_sql_path(path)}' "
+                               f"AND time < ?::TIMESTAMPTZ + INTERVAL 1 DAY) TO {sql_string(str(path))} "
                                f"(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
                                f"KV_METADATA {{mpsql: '{meta}'}})",
                                [day.isoformat(), day.isoformat()])
@@ -516,10 +516,6 @@ class Window:
         self._close_file()
 
 
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
-
-
 def _line(path: Path, index: int) -> str:
     """Line ``index`` (0-based) of a body file, for an error message; JSON escapes written out (``\\u0041`` as
     ``A``), so that redaction sees a secret however the server spelled it."""
@@ -566,16 +562,12 @@ class RowFilter:
         if self.dedupe:
             parts.append("NOT duplicate")
         if self.events is not None:
-            parts.append("event IN (" + ", ".join(_sql_string(e) for e in self.events) + ")")
+            parts.append("event IN (" + ", ".join(sql_string(e) for e in self.events) + ")")
         if self.where_sql:
             parts.append(f"({self.where_sql})")
         if self.exact_sql:
             parts.append(self.exact_sql)
         return " AND ".join(parts) or "true"
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def read_days(con: duckdb.DuckDBPyConnection, files: Sequence[Path], rows: RowFilter,
@@ -587,7 +579,7 @@ def read_days(con: duckdb.DuckDBPyConnection, files: Sequence[Path], rows: RowFi
     """
     if not files:
         return
-    listing = ", ".join(f"'{_sql_path(f)}'" for f in files)
+    listing = ", ".join(sql_string(str(f)) for f in files)
     yield from _select(con, f"read_parquet([{listing}])", rows, columns)
 
 
@@ -657,7 +649,6 @@ class Fetcher:
     clock: Callable[[], float] = time.time
     gate: Callable[[], bool] | None = None  # asked before each request; False stops fetching (mp_sync's budget)
     demand: threading.Event = field(default_factory=threading.Event)
-    requests: int = 0
     stopped: bool = False  # the gate said no: windows were left unfetched
     _index: int = 0
     _pool: ThreadPoolExecutor | None = None
@@ -707,7 +698,6 @@ class Fetcher:
         window = Window(self.scratch, self._index, first, last, self.selection, redact=self.client.redact,
                         version=_version(), clock=self.clock, turn=self._turnstile.turn)
         self._index += 1
-        self.requests += 1
         return window, self._pool.submit(self._download, window)
 
     def _download(self, window: Window) -> Window:
@@ -790,7 +780,7 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
     scratch = store.scratch() if store is not None else _system_scratch()
     # The held days are pinned (hard-linked into the scratch folder) before planning: another process replacing
     # one meanwhile cannot change what this statement reads.
-    held = store.pin(store.held(_days(plan.from_date, plan.to_date)).values(), scratch) if store is not None else {}
+    held = store.pin(_days(plan.from_date, plan.to_date), scratch) if store is not None else {}
 
     def usable(day: HeldDay) -> bool:
         if not day.selection.covers(want, where_applies_locally=bool(local_where)):

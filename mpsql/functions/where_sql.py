@@ -38,6 +38,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from mpsql.functions._duckdb import sql_string
+
 __all__ = ["UnsupportedWhere", "where_to_sql"]
 
 
@@ -415,10 +417,6 @@ def _or(terms: list[str]) -> str:
     return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
 
 
-def _sql_string(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
 def _sql_number(x: float) -> str:
     # Through text: a bare 0.1 is a DECIMAL in DuckDB, and decimal arithmetic is not double arithmetic.
     return f"CAST('{x!r}' AS DOUBLE)"
@@ -428,7 +426,7 @@ def _literal(value: str | float | bool) -> _Val:
     if isinstance(value, bool):
         return _boolean("TRUE" if value else "FALSE")
     if isinstance(value, str):
-        return _Val({"string": _sql_string(value)})
+        return _Val({"string": sql_string(value)})
     return _Val({"number": _sql_number(value)})
 
 
@@ -701,7 +699,7 @@ def where_to_sql(expression: str, *, properties: str = "properties", event: str 
         if translator.paths:
             # One json_extract of every referenced property, bound to a lambda parameter: the properties document
             # is parsed once per row however often the expression refers to it.
-            paths = ", ".join(_sql_string(_json_pointer(name)) for name in translator.paths)
+            paths = ", ".join(sql_string(_json_pointer(name)) for name in translator.paths)
             body = (f"coalesce(list_transform([json_extract({properties}, [{paths}])], "
                     f"lambda {_ROW}: {body})[1], FALSE)")
         terms.append(body)

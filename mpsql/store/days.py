@@ -280,22 +280,30 @@ class DayStore:
                 os.rmdir(path.parent)
         return dropped
 
-    def pin(self, days: Iterable[HeldDay], scratch: Path) -> dict[dt.date, HeldDay]:
-        """Hard links to ``days``' files in the statement's ``scratch``, read again from there: whatever replaces a
-        held day meanwhile (another process's fetch), the statement reads what it planned with, whole."""
+    def pin(self, dates: Iterable[dt.date], scratch: Path) -> dict[dt.date, HeldDay]:
+        """The held days among ``dates``, hard-linked into the statement's ``scratch`` and read from there: whatever
+        replaces a held day meanwhile (another process's fetch), the statement reads what it planned with, whole."""
         pinned: dict[dt.date, HeldDay] = {}
-        for day in days:
-            link = scratch / f"held-{day.date.isoformat()}.parquet"
+        if not self._readable():
+            return pinned
+        for date in dates:
+            path = self.day_path(date)
             try:
-                os.link(day.path, link)
+                if stat.S_ISLNK(os.lstat(path.parent).st_mode) or not stat.S_ISREG(os.lstat(path).st_mode):
+                    continue
+            except OSError:
+                continue  # not held
+            link = scratch / f"held-{date.isoformat()}.parquet"
+            try:
+                os.link(path, link)
             except OSError:
                 try:
-                    shutil.copyfile(day.path, link, follow_symlinks=False)
+                    shutil.copyfile(path, link, follow_symlinks=False)
                 except OSError:
                     continue  # gone since it was listed: not held
-            again = self._read(day.date, link, folder_checked=True)
-            if again is not None:
-                pinned[day.date] = again
+            day = self._read(date, link, folder_checked=True)
+            if day is not None:
+                pinned[date] = day
         return pinned
 
     def scratch(self) -> Path:

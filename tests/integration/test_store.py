@@ -396,7 +396,7 @@ def test_a_statement_reads_the_held_days_it_planned_with_whatever_replaces_them(
     project = next(p for p in store_dir().iterdir() if p.is_dir())
     store = DayStore(store_dir(), project.name)
     day = dt.date(2024, 3, 4)
-    pinned = store.pin(store.held([day]).values(), tmp_path)
+    pinned = store.pin([day], tmp_path)
     rows = pinned[day].rows
     other = tmp_path / "other.parquet"
     duckdb.connect().execute(f"COPY (SELECT 1 AS x) TO '{other}' (FORMAT parquet)")
