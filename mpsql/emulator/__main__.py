@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--users", type=int, default=3000, help="users in the synthetic project (default: 3000)")
     ap.add_argument("--today", type=_date, default=None, metavar="YYYY-MM-DD",
                     help="the emulator's today: its data ends the day before, and a to_date after it is in the "
-                         "future (default: today, UTC; with --events, the day after the file's last event)")
+                         "future (default: today in --timezone; with --events, the day after the file's last event)")
     ap.add_argument("--events", default=None, metavar="FILE",
                     help="serve this JSONL export file (one {event, properties} record a line) as the project "
                          "instead of synthetic data; --seed/--days/--users then do not apply (default: none)")
@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--data-view", type=_data_view, action="append", default=[], metavar="ID=NAME",
                     help="serve a data view (workspace) with this id besides the global one; repeatable (default: the "
                          "global one only)")
+    ap.add_argument("--timezone", default="UTC", metavar="ZONE",
+                    help="the project's time zone, an IANA name such as America/Los_Angeles: reports bucket by its "
+                         "days, and --today defaults to its today (default: UTC)")
+    ap.add_argument("--legacy-time", action="store_true",
+                    help="serve a legacy project (created before 2023): export days are days of --timezone and "
+                         "exported times are its wall-clock times written as epochs (default: off)")
     return ap
 
 
@@ -75,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                        rate_limits=RateLimits.unlimited() if args.no_rate_limits else RateLimits(),
                        host=args.host, port=args.port, retry_after=not args.no_retry_after,
                        throughput=args.throughput, latency=args.latency, events=args.events,
-                       data_views=dict(args.data_view))
+                       data_views=dict(args.data_view), timezone=args.timezone, legacy_time=args.legacy_time)
     except (OSError, ValueError) as exc:
         ap.error(str(exc))
     emu.start()
@@ -84,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# project secret (legacy auth): {emu.project_secret}", file=sys.stderr)
     print(f"# OAuth token (MP_OAUTH_TOKEN, with MP_PROJECT_ID): {emu.oauth_token}", file=sys.stderr)
     print(f"# data views (workspace ids): {', '.join(map(str, emu.data_views))}", file=sys.stderr)
+    mode = ", legacy time (set legacy_time = true on the account)" if emu.project_time.legacy else ""
+    print(f"# time zone: {emu.project_time.name}{mode}", file=sys.stderr)
     print(f"# data: {emu.dataset.first_date} .. {emu.dataset.last_date}; Ctrl-C to stop", file=sys.stderr)
     sys.stdout.flush()
     try:

@@ -6,14 +6,16 @@ JSON-ready body of the matching Query API response; validation and HTTP live in 
 
 Choices where Mixpanel documents nothing ([E], one place so clients and tests can rely on them):
 
-- Time zone: the project's, which is UTC in this emulator. Buckets: ``day`` keys ``YYYY-MM-DD``; ``week``
+- Time zone: the project's. Events arrive with ``time`` as wall-clock time of the project's zone written as an
+  epoch (``projecttime``), so a UTC calendar over it is the project's calendar. Buckets: ``day`` keys ``YYYY-MM-DD``; ``week``
   keys the Monday that starts the week; ``month`` keys the 1st; ``hour``/``minute`` keys
   ``YYYY-MM-DD HH:MM:SS``. A week/month key may precede ``from_date``; only events inside
   [from_date, to_date] are counted. Every series key is present in every value map (zero-filled).
 - Identity: reports count users after Mixpanel's ID merge (``identities``: the routes pass events whose
   ``distinct_id`` is already the merged user); the mapping derives from ``/export`` output, so every count
   can still be reproduced from it. Rules and sources: docs/report-semantics.md.
-- Ordering: a user's events are ordered by time (seconds), ties in served order.
+- Ordering: a user's events are ordered by time in milliseconds (as ``/export`` serves them with
+  ``time_in_ms``), ties in served order; a funnel's window is measured in milliseconds too.
 - Segment keys (``on``): strings; ``undefined`` for a missing value or a failed expression, ``null``,
   ``true``/``false``, numbers without a trailing ``.0``; a list value counts once under each distinct
   element (an empty list under no segment); objects as compact JSON.
@@ -49,7 +51,7 @@ TYPES = ("general", "unique", "average")
 
 
 def epoch(date: dt.date) -> int:
-    """Epoch seconds of ``date`` 00:00 in the project time zone (UTC)."""
+    """Epoch seconds of ``date`` 00:00 on the wall-clock scale the reports compute on (``projecttime``)."""
     return calendar.timegm(date.timetuple())
 
 
@@ -330,7 +332,7 @@ def _by_user(events: Iterable[Event], where: Expr | None = None) -> dict[str, li
         if _matches(where, ev):
             users[ev.distinct_id].append(ev)
     for evs in users.values():
-        evs.sort(key=lambda e: e.time)  # stable: ties keep served order
+        evs.sort(key=lambda e: e.ms)  # milliseconds, as /export serves them with time_in_ms; ties keep served order
     return users
 
 
@@ -347,15 +349,15 @@ def _next_tables(evs: list[Event], steps: Sequence[Step]) -> list[list[int]]:
 
 
 def _attempt(evs: list[Event], start: int, nxt: list[list[int]], window_s: int) -> list[int]:
-    """Times of the steps reached by the attempt that starts at ``evs[start]`` (step 0)."""
-    t0 = evs[start].time
+    """Times (ms) of the steps reached by the attempt that starts at ``evs[start]`` (step 0)."""
+    t0 = evs[start].ms
     times = [t0]
     i = start
     for table in nxt[1:]:
         i = table[i + 1]
-        if i >= len(evs) or evs[i].time - t0 > window_s:
+        if i >= len(evs) or evs[i].ms - t0 > window_s * 1000:
             break
-        times.append(evs[i].time)
+        times.append(evs[i].ms)
     return times
 
 
@@ -369,8 +371,8 @@ def _step_rows(steps: Sequence[Step], reached: list[list[int]]) -> list[dict[str
             avg_from_start: int | None = None
             step_ratio = overall_ratio = 1.0
         else:
-            avg_time = round(sum(t[k] - t[k - 1] for t in conv) / len(conv)) if conv else 0
-            avg_from_start = round(sum(t[k] - t[0] for t in conv) / len(conv)) if conv else 0
+            avg_time = round(sum(t[k] - t[k - 1] for t in conv) / len(conv) / 1000) if conv else 0
+            avg_from_start = round(sum(t[k] - t[0] for t in conv) / len(conv) / 1000) if conv else 0
             step_ratio = n[k] / n[k - 1] if n[k - 1] else 0.0
             overall_ratio = n[k] / n[0] if n[0] else 0.0
         rows.append({"count": n[k], "avg_time": avg_time, "avg_time_from_start": avg_from_start,
@@ -520,17 +522,17 @@ def retention(events: Iterable[Event], *, from_date: dt.date, to_date: dt.date, 
         if not anchors:
             continue
         back = [j for j, ev in enumerate(evs) if returning is None or returning.matches(ev)]
-        back_times = [evs[j].time for j in back]
+        back_times = [evs[j].ms for j in back]
         for cohort, i in anchors:
             sizes[cohort] += 1
-            t_born = evs[i].time
+            t_born = evs[i].ms
             segs = hits[cohort]
             segs[OVERALL].setdefault(uid, set())
             for j in back[bisect.bisect_left(back_times, t_born):]:
                 if j == i:  # the birth itself is not a return
                     continue
                 ev = evs[j]
-                b = (ev.time - t_born) // (width_days * DAY_S)
+                b = (ev.ms - t_born) // (width_days * DAY_S * 1000)
                 if b >= n_buckets and not unbounded:
                     break
                 segs[OVERALL][uid].add(b)
@@ -629,7 +631,7 @@ def frequency(events: Iterable[Event], *, from_date: dt.date, to_date: dt.date, 
 def activity_stream(events: Iterable[Event], distinct_ids: Iterable[str]) -> dict[str, Any]:
     """``/stream/query``: the users' events oldest first, each ``{"event", "properties"}`` as exported."""
     wanted = set(distinct_ids)
-    picked = sorted((e for e in events if e.distinct_id in wanted), key=lambda e: e.time)
+    picked = sorted((e for e in events if e.distinct_id in wanted), key=lambda e: e.ms)
     return {"status": "ok", "results": {"events": [{"event": e.name, "properties": dict(e.props)} for e in picked]}}
 
 
@@ -649,7 +651,7 @@ def flows(events: Iterable[Event], *, anchor: Step, forward: int, window_s: int,
     for evs in _by_user(events).values():
         for i, ev in enumerate(evs):
             if anchor.matches(ev) and (anchor_range is None or anchor_range[0] <= ev.time < anchor_range[1]):
-                nxt = [e.name for e in evs[i + 1:] if e.time - ev.time <= window_s][:forward]
+                nxt = [e.name for e in evs[i + 1:] if e.ms - ev.ms <= window_s * 1000][:forward]
                 paths.append((ev.name, *nxt))
                 break
     dropoff = "$dropoff"

@@ -111,9 +111,18 @@ class Dataset:
         lo, hi = max(from_date, self.first_date), min(to_date, self.last_date)
         return [lo + dt.timedelta(days=i) for i in range((hi - lo).days + 1)] if lo <= hi else []
 
-    def export_records(self, from_date: dt.date, to_date: dt.date) -> list[dict[str, Any]]:
-        """Exactly the records an unfiltered /export of the inclusive range serves, in served order."""
-        return [json.loads(line) for d in self.dates(from_date, to_date) for line in self.day(d).lines]
+    def export_records(self, from_date: dt.date, to_date: dt.date, time_in_ms: bool = False) -> list[dict[str, Any]]:
+        """Exactly the records an unfiltered /export of the inclusive UTC range serves, in served order (``time``
+        in milliseconds with ``time_in_ms``)."""
+        out = []
+        for d in self.dates(from_date, to_date):
+            day = self.day(d)
+            for line, tms in zip(day.lines, day.times_ms, strict=True):
+                rec = json.loads(line)
+                if time_in_ms:
+                    rec["properties"]["time"] = tms
+                out.append(rec)
+        return out
 
     def user_ids(self) -> list[str]:
         """Distinct ids of every identified user of the project."""
@@ -132,11 +141,12 @@ class Dataset:
 
         With ``dedup`` each (event, distinct_id, time, $insert_id) key appears once, as the copy with the greatest
         ``mp_processing_time_ms`` (the later copy on a tie) at the position of its first copy: what Mixpanel's
-        reports count (docs/report-semantics.md, "Duplicates"); ``time`` is compared as served (seconds), and
+        reports count (docs/report-semantics.md, "Duplicates"); ``time`` is compared in milliseconds, and
         records without an ``$insert_id`` are never collapsed.
         """
         for date in self.dates(from_date, to_date):
-            rows = [json.loads(line) for line in self.day(date).lines]
+            data = self.day(date)
+            rows = [json.loads(line) for line in data.lines]
             if not dedup:
                 yield from rows
                 continue
@@ -146,7 +156,7 @@ class Dataset:
                 if not isinstance(p.get("$insert_id"), str):
                     kept[("no $insert_id", i)] = row
                     continue
-                key = (row["event"], p["distinct_id"], p["time"], p["$insert_id"])
+                key = (row["event"], p["distinct_id"], data.times_ms[i], p["$insert_id"])
                 old = kept.get(key)
                 if old is None or _processed(p) >= _processed(old["properties"]):
                     kept[key] = row  # an existing key keeps its position
@@ -224,8 +234,8 @@ class Dataset:
     def _edge_cases(self, date: dt.date, rows: list[tuple[str, dict[str, Any]]]) -> None:
         """The duplicate rules' edge cases (docs/report-semantics.md, "Duplicates"), from an RNG of their own
         so the rest of the day is unchanged: ~0.4% of events lack ``$insert_id`` (half of them sent twice,
-        and both copies count); ~0.3% get a copy whose time differs only in milliseconds (the same second,
-        so it collapses); ~0.3% get a copy with the same ``mp_processing_time_ms`` (a tie: the copy served
+        and both copies count); ~0.3% get a copy whose time differs only in milliseconds (the same second:
+        two events once compared in milliseconds); ~0.3% get a copy with the same ``mp_processing_time_ms`` (a tie: the copy served
         later is kept)."""
         rng = random.Random(f"mpsql-emulator:{self.seed}:edge:{date.isoformat()}")
         for i in range(len(rows) - 1, -1, -1):

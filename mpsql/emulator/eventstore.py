@@ -1,10 +1,10 @@
 """The deduplicated events every report reads: per-day, per-event-name column blocks, cached per Dataset.
 
 Reports see each event once (docs/report-semantics.md, "Duplicates"): copies sharing (event, distinct_id,
-time in seconds, $insert_id) collapse to the latest-ingested copy (greatest ``mp_processing_time_ms``; on a
-tie, the copy served last, as mp_export keeps), which is exactly what a client deduplicating ``/export``
-output gets, so every report can be reproduced from the export. Copies whose times differ only in
-milliseconds share the served second and collapse too. Events without an ``$insert_id`` are never collapsed.
+time in milliseconds, $insert_id) collapse to the latest-ingested copy (greatest ``mp_processing_time_ms``; on
+a tie, the copy served last, as mp_export keeps), which is exactly what a client deduplicating ``/export
+?time_in_ms=true`` output gets, so every report can be reproduced from the export. Copies whose times differ
+only in milliseconds are two events. Events without an ``$insert_id`` are never collapsed.
 
 A day is parsed once and kept column-wise (one list per property, ``UNDEFINED`` where absent) with string
 values interned: 90 days x 2000 users of parsed dicts take ~500 MB, these blocks a fraction of that, and a
@@ -33,16 +33,18 @@ class Event(NamedTuple):
 
     name: str
     distinct_id: str
-    time: int  # epoch seconds, the precision /export serves and dedupe compares
+    time: int  # epoch seconds (buckets are whole seconds)
     props: Mapping[str, Any]  # the exported ``properties`` object (``time`` and ``distinct_id`` included)
-    time_ms: int = -1  # ingestion-time milliseconds when known (JQL shows ms), else -1
+    time_ms: int = -1  # milliseconds when known (dedupe and ordering compare them), else -1
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Event:
-        """An Event from one ``/export`` line object (``{"event": ..., "properties": {...}}``)."""
+        """An Event from one ``/export`` line object (``{"event": ..., "properties": {...}}``); a ``time`` of 1e11
+        or more is in milliseconds (``time_in_ms``), as no time in seconds is that late."""
         props = record["properties"]
         t = int(props["time"])
-        return cls(record["event"], str(props.get("distinct_id", "")), t, props, t * 1000)
+        ms = t if t >= 100_000_000_000 else t * 1000
+        return cls(record["event"], str(props.get("distinct_id", "")), ms // 1000, props, ms)
 
     @property
     def ms(self) -> int:
@@ -64,7 +66,7 @@ def dedupe(records: Iterable[Mapping[str, Any]]) -> list[Event]:
         if not isinstance(insert_id, str):
             kept.append(ev)
             continue
-        key = (ev.name, ev.distinct_id, ev.time, insert_id)
+        key = (ev.name, ev.distinct_id, ev.ms, insert_id)
         at = where.get(key)
         if at is None:
             where[key] = len(kept)
@@ -188,7 +190,7 @@ class EventStore:
             props = rec["properties"]
             insert_id = props.get("$insert_id")
             if isinstance(insert_id, str):
-                key = (rec["event"], str(props.get("distinct_id", "")), int(props["time"]), insert_id)
+                key = (rec["event"], str(props.get("distinct_id", "")), data.times_ms[i], insert_id)
                 at = seen.get(key)
                 if at is not None:
                     if _processing_ms(props) >= _processing_ms(recs[kept[at]]["properties"]):  # tie: later copy

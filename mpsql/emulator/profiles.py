@@ -85,7 +85,7 @@ class _Seen:
         self.last_ms = -1
         self.signup_ms: int | None = None
         self.newsletter: bool | None = None
-        self.purchases: dict[tuple[int, bytes], float] = {}  # dedup key (time s, $insert_id) -> amount
+        self.purchases: dict[tuple[int, bytes], float] = {}  # dedup key (time ms, $insert_id) -> amount
         self.last_purchase_ms = -1
 
 
@@ -109,8 +109,8 @@ def _scan(ds: Dataset) -> dict[str, _Seen]:
             elif name == "Purchase":
                 ins = _INSERT_ID.search(line)
                 amount = json.loads(line)["properties"].get("amount")
-                # The reports' duplicate rule: the served second and $insert_id; no $insert_id, never collapsed.
-                key = (tms // 1000, ins.group(1)) if ins else (tms, str(len(s.purchases)).encode())
+                # The reports' duplicate rule: the time in ms and $insert_id; no $insert_id, never collapsed.
+                key = (tms, ins.group(1)) if ins else (tms, str(len(s.purchases)).encode())
                 s.purchases[key] = amount if isinstance(amount, int | float) else 0
                 s.last_purchase_ms = max(s.last_purchase_ms, tms)
     return seen

@@ -26,6 +26,7 @@ from mpsql.emulator import messages
 from mpsql.emulator.datagen import Dataset
 from mpsql.emulator.eventfile import FileDataset
 from mpsql.emulator.faults import Fault, FaultPlan
+from mpsql.emulator.projecttime import ProjectTime
 from mpsql.emulator.proto import HttpError, Request, RequestLog, Response, Route, resolve
 from mpsql.emulator.ratelimit import RateLimiter, RateLimits
 from mpsql.emulator.routes import default_routes
@@ -54,8 +55,13 @@ class Emulator:
                  project_id: int | None = None, faults: FaultPlan | None = None, latency: float = 0.0,
                  throughput: float | None = None, events: str | Path | None = None,
                  data_views: dict[int, str] | None = None, keep_days: bool = False,
-                 day_folder: Path | None = None) -> None:
+                 day_folder: Path | None = None, timezone: str = "UTC", legacy_time: bool = False) -> None:
         self.seed = seed
+        # The project's time zone and time mode (projecttime): reports bucket by its days; a legacy project
+        # (created before 2023) exports wall-clock times and project days. ``today`` is the project's today.
+        self.project_time = ProjectTime(timezone, legacy_time)
+        if today is None and events is None:
+            today = self.project_time.today()
         # Seconds every API request waits before it is answered: Mixpanel's round trip, for benchmarks.
         self.latency = latency
         # Bytes a second one streamed response may go out at (None: as fast as the socket takes them). Mixpanel's

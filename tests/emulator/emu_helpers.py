@@ -78,12 +78,13 @@ def raw_get(emu: Emulator, path: str, params: dict[str, object], gzip: bool = Fa
 
 
 def dedup(rows: list[dict]) -> list[dict]:
-    """Export rows deduplicated on (event, distinct_id, time, $insert_id), keeping the latest-processed copy (the
-    one served last on a tie); rows without an $insert_id are never collapsed."""
+    """Export rows with ``time`` in milliseconds (``time_in_ms``) deduplicated on (event, distinct_id, time,
+    $insert_id), keeping the latest-processed copy (the one served last on a tie); rows without an $insert_id are
+    never collapsed. The kept rows come back with ``time`` in seconds, as /export serves it by default."""
     kept: dict[tuple, dict] = {}
     for i, r in enumerate(rows):
         p = r["properties"]
         key = (r["event"], p["distinct_id"], p["time"], p.get("$insert_id", ("none", i)))
         if key not in kept or p["mp_processing_time_ms"] >= kept[key]["properties"]["mp_processing_time_ms"]:
             kept[key] = r
-    return list(kept.values())
+    return [{**r, "properties": {**r["properties"], "time": r["properties"]["time"] // 1000}} for r in kept.values()]

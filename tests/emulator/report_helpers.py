@@ -14,18 +14,25 @@ import httpx
 from mpsql.emulator import Emulator
 
 
-def deduped(emu: Emulator, from_date: dt.date, to_date: dt.date, merge: bool = True) -> list[dict[str, Any]]:
+def deduped(emu: Emulator, from_date: dt.date, to_date: dt.date, merge: bool = True,
+            ms: bool = False) -> list[dict[str, Any]]:
     """Export records of the range with Mixpanel's duplicates collapsed, in first-occurrence order: one copy
     per (event, distinct_id, time, $insert_id), the greatest mp_processing_time_ms winning and, on a tie, the
-    copy served last; records without an $insert_id are never collapsed. With ``merge`` each record's
+    copy served last; records without an $insert_id are never collapsed. ``time`` is compared in milliseconds
+    (as /export serves it with ``time_in_ms``); the records come back with ``time`` in seconds, as /export
+    serves it by default, or in milliseconds with ``ms`` (to order events within a second). With ``merge`` each
+    record's
     ``distinct_id`` is its ID-merged user (``merged_users``)."""
     chosen: dict[tuple, dict[str, Any]] = {}
-    for i, rec in enumerate(emu.dataset.export_records(from_date, to_date)):
+    for i, rec in enumerate(emu.dataset.export_records(from_date, to_date, time_in_ms=True)):
         p = rec["properties"]
+        key_ms = p["time"]
+        if not ms:
+            rec = {**rec, "properties": {**p, "time": key_ms // 1000}}
         if "$insert_id" not in p:
             chosen[("no insert id", i)] = rec
             continue
-        key = (rec["event"], p["distinct_id"], p["time"], p["$insert_id"])
+        key = (rec["event"], p["distinct_id"], key_ms, p["$insert_id"])
         old = chosen.get(key)
         if old is None or p["mp_processing_time_ms"] >= old["properties"]["mp_processing_time_ms"]:
             chosen[key] = rec  # dict keeps the first insertion position on overwrite

@@ -9,7 +9,7 @@ from mpsql.emulator.__main__ import build_parser, settings_lines
 
 def test_every_option_has_help_text_naming_its_default():
     options = [a for a in build_parser()._actions if a.option_strings and a.dest != "help"]
-    assert len(options) == 12
+    assert len(options) == 14
     for action in options:
         assert action.help and "(default: " in action.help, action.option_strings
 

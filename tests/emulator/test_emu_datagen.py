@@ -188,9 +188,12 @@ def test_records_dedup_keeps_the_latest_processed_copy_and_derived_builds_once()
     assert list(ds.records(ds.first_date, ds.last_date, dedup=False)) == raw
     unique = list(ds.records(ds.first_date, ds.last_date))
     latest: dict[tuple, dict] = {}
-    for i, r in enumerate(raw):
+    in_ms = ds.export_records(ds.first_date, ds.last_date, time_in_ms=True)
+    for i, (r, ms) in enumerate(zip(raw, in_ms, strict=True)):
         p = r["properties"]
-        key = (r["event"], p["distinct_id"], p["time"], p.get("$insert_id", i))  # no $insert_id: never collapsed
+        assert ms["properties"]["time"] // 1000 == p["time"]
+        # compared in milliseconds; no $insert_id: never collapsed
+        key = (r["event"], p["distinct_id"], ms["properties"]["time"], p.get("$insert_id", i))
         if key not in latest or p["mp_processing_time_ms"] >= latest[key]["properties"]["mp_processing_time_ms"]:
             latest[key] = r  # a tie keeps the copy served later
     assert len(raw) > len(unique) == len(latest)

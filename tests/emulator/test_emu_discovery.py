@@ -25,7 +25,7 @@ def get(client: httpx.Client, emu: Emulator, endpoint: str, prefix: str = "/api/
 def window_rows(emu: Emulator, first: dt.date | None = None, last: dt.date | None = None) -> list[dict]:
     ds = emu.dataset
     # the shared test project has 10 days, all inside the 31-day discovery window
-    return dedup(ds.export_records(first or ds.first_date, last or ds.last_date))
+    return dedup(ds.export_records(first or ds.first_date, last or ds.last_date, time_in_ms=True))
 
 
 def per_event(rows: list[dict]) -> tuple[Counter, dict[str, set]]:

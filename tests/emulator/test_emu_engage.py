@@ -193,7 +193,7 @@ def test_behaviors_count_events_in_the_window_before_as_of(emu: Emulator, client
     as_of = calendar.timegm((ds.last_date - dt.timedelta(days=1)).timetuple())  # start of the second-last day
     start = as_of - 3 * 86_400
     counts: dict[str, int] = defaultdict(int)
-    for r in dedup(ds.export_records(ds.first_date, ds.last_date)):
+    for r in dedup(ds.export_records(ds.first_date, ds.last_date, time_in_ms=True)):
         p = r["properties"]
         if r["event"] == "Purchase" and start <= p["time"] < as_of and p["currency"] == "EUR":
             counts[p["distinct_id"]] += 1
@@ -273,7 +273,7 @@ def test_bad_credentials_get_the_query_api_401_body(emu: Emulator) -> None:
 
 def test_profiles_agree_with_the_events(emu: Emulator) -> None:
     ds = emu.dataset
-    rows = dedup(ds.export_records(ds.first_date, ds.last_date))
+    rows = dedup(ds.export_records(ds.first_date, ds.last_date, time_in_ms=True))
     last: dict[str, int] = {}
     signup: dict[str, int] = {}
     buys: dict[str, list[float]] = defaultdict(list)

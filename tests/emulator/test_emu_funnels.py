@@ -125,28 +125,29 @@ def test_segments_by_the_entry_event_with_overall_and_limit() -> None:
 
 def expected_funnel(emu: Emulator, steps: list[str], window_s: int, from_date: dt.date, to_date: dt.date,
                     ) -> dict[str, list[list[int]]]:
-    """cohort day -> step times of each entering user's one entry (a plain re-statement of the documented rule)."""
+    """cohort day -> step times (ms) of each entering user's one entry (a plain re-statement of the documented
+    rule, in milliseconds as /export serves them with time_in_ms)."""
     scan_to = to_date + dt.timedelta(days=-(-window_s // 86_400))
     per_user: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for r in deduped(emu, from_date, min(scan_to, emu.dataset.last_date)):
+    for r in deduped(emu, from_date, min(scan_to, emu.dataset.last_date), ms=True):
         if r["event"] in steps:
             per_user[r["properties"]["distinct_id"]].append((r["properties"]["time"], r["event"]))
     out: dict[str, list[list[int]]] = defaultdict(list)
     for evs in per_user.values():
         evs.sort(key=lambda e: e[0])
         entry = next((i for i, (t0, name) in enumerate(evs)
-                      if name == steps[0] and from_date.isoformat() <= day(t0) <= to_date.isoformat()), None)
+                      if name == steps[0] and from_date.isoformat() <= day(t0 // 1000) <= to_date.isoformat()), None)
         if entry is None:
             continue  # the user's one entry is their first step-1 event in the range
         t0 = evs[entry][0]
         times, at = [t0], entry
         for step in steps[1:]:
             nxt = next((j for j in range(at + 1, len(evs)) if evs[j][1] == step), None)
-            if nxt is None or evs[nxt][0] - t0 > window_s:
+            if nxt is None or evs[nxt][0] - t0 > window_s * 1000:
                 break
             times.append(evs[nxt][0])
             at = nxt
-        best = {day(t0): times}
+        best = {day(t0 // 1000): times}
         for d, times in best.items():
             out[d].append(times)
     return out
@@ -167,7 +168,7 @@ def test_saved_purchase_funnel_matches_the_export(emu: Emulator, client: httpx.C
         assert [s["event"] for s in got] == steps
         for k in range(1, 4):
             reached = [a for a in attempts if len(a) > k]
-            assert got[k]["avg_time_from_start"] == (round(sum(a[k] - a[0] for a in reached) / len(reached))
+            assert got[k]["avg_time_from_start"] == (round(sum(a[k] - a[0] for a in reached) / len(reached) / 1000)
                                                      if reached else 0)
             assert got[k]["overall_conv_ratio"] == pytest.approx(want[k] / want[0] if want[0] else 0)
         assert body["data"][d]["analysis"]["completion"] == want[-1]

@@ -82,12 +82,14 @@ def test_bad_frequency_requests(emu: Emulator, client: httpx.Client, params: dic
 
 def test_stream_returns_the_users_deduplicated_events_oldest_first(emu: Emulator, client: httpx.Client) -> None:
     rows = deduped(emu, F, T, merge=False)
+    order = [x["properties"]["time"] for x in deduped(emu, F, T, merge=False, ms=True)]  # oldest first, to the ms
     ids = sorted({r["properties"]["distinct_id"] for r in rows if r["event"] == "Purchase"})[:2]
     r = get(client, emu, STREAM, distinct_ids=json.dumps([*ids, "nobody"]), from_date=F.isoformat(),
             to_date=T.isoformat())
     assert r.status_code == 200
     body = r.json()
-    expected = sorted((x for x in rows if x["properties"]["distinct_id"] in ids), key=lambda x: x["properties"]["time"])
+    expected = [x for _, x in sorted(((t, i), x) for i, (t, x) in enumerate(zip(order, rows, strict=True))
+                                     if x["properties"]["distinct_id"] in ids)]
     assert body == {"status": "ok", "results": {"events": expected}}
     assert len(expected) > 5
 
@@ -347,8 +349,8 @@ def test_the_event_store_serves_exactly_the_deduplicated_export(emu: Emulator) -
     got = list(store_for(emu.dataset).events(F, T))
     assert [{"event": e.name, "properties": dict(e.props)} for e in got] == expected
     assert all(e.distinct_id == e.props["distinct_id"] and e.time == e.props["time"] == e.ms // 1000 for e in got)
-    assert [(e.name, dict(e.props)) for e in dedupe(emu.dataset.export_records(F, T))] == \
-        [(x["event"], x["properties"]) for x in expected]
+    assert [(e.name, dict(e.props)) for e in dedupe(emu.dataset.export_records(F, T, time_in_ms=True))] == \
+        [(x["event"], x["properties"]) for x in deduped(emu, F, T, merge=False, ms=True)]
     only = list(store_for(emu.dataset).events(T, T, ["Purchase", "Sign Up"]))
     assert [dict(e.props) for e in only] == [x["properties"] for x in expected
                                              if x["event"] in ("Purchase", "Sign Up") and day(x["properties"]["time"])

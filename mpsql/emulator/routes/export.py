@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from mpsql.emulator import messages
 from mpsql.emulator.datagen import Dataset
+from mpsql.emulator.projecttime import ProjectTime
 from mpsql.emulator.proto import HttpError, Request, Response, Route
 from mpsql.emulator.where import Expr, WhereSyntaxError, compile_where
 
@@ -81,28 +82,30 @@ def export(emu: Emulator, req: Request) -> Response:
         except WhereSyntaxError as e:
             raise HttpError(400, messages.bad_where(str(e))) from None
     time_in_ms = parse_bool(p.get("time_in_ms"), messages.TIME_IN_MS_INVALID)
-    lines = export_lines(emu.dataset, from_date, to_date, events, where, limit, time_in_ms)
+    lines = export_lines(emu.dataset, from_date, to_date, events, where, limit, time_in_ms, emu.project_time)
     return Response(200, stream=lines, content_type="text/plain; charset=utf-8")
 
 
 def export_lines(ds: Dataset, from_date: dt.date, to_date: dt.date, events: frozenset[str] | None,
-                 where: Expr | None, limit: int | None, time_in_ms: bool) -> Iterator[bytes]:
-    """The served JSONL lines (each ending in newline), generated day by day."""
+                 where: Expr | None, limit: int | None, time_in_ms: bool,
+                 project_time: ProjectTime | None = None) -> Iterator[bytes]:
+    """The served JSONL lines (each ending in newline), generated day by day: UTC days with true epochs, or for a
+    legacy project its own days with wall-clock times (docs/mixpanel-api.md, "Time zones"); ``time`` in whole
+    seconds, or in milliseconds with ``time_in_ms``."""
     n = 0
-    for date in ds.dates(from_date, to_date):
-        day = ds.day(date)
-        for line, name, tms in zip(day.lines, day.events, day.times_ms, strict=True):
-            if events is not None and name not in events:
-                continue
-            out = line
-            if time_in_ms:
-                out = line.replace(b'"time":%d,' % (tms // 1000), b'"time":%d,' % tms, 1)
-            if where is not None and not where.matches(json.loads(out)["properties"]):
-                continue
-            yield out
-            n += 1
-            if limit is not None and n >= limit:
-                return
+    for line, name, true_ms, served_ms in (project_time or ProjectTime()).export_days(ds, from_date, to_date):
+        if events is not None and name not in events:
+            continue
+        out = line
+        if time_in_ms or served_ms != true_ms:
+            served = served_ms if time_in_ms else served_ms // 1000
+            out = line.replace(b'"time":%d,' % (true_ms // 1000), b'"time":%d,' % served, 1)
+        if where is not None and not where.matches(json.loads(out)["properties"]):
+            continue
+        yield out
+        n += 1
+        if limit is not None and n >= limit:
+            return
 
 
 def routes() -> dict[str, Route]:

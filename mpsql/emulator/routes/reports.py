@@ -184,7 +184,12 @@ def _events(emu: Emulator, from_date: dt.date, to_date: dt.date, names: Iterable
             merged: bool = True) -> Iterable[Event]:
     """Deduplicated events of the range; with ``merged`` (every report but the activity stream) each
     ``distinct_id`` is its ID-merged user (``identities``, docs/report-semantics.md)."""
-    events = store_for(emu.dataset).events(from_date, to_date, names)
+    clock = emu.project_time
+    if clock.is_utc:
+        events: Iterable[Event] = store_for(emu.dataset).events(from_date, to_date, names)
+    else:  # the project's days, as wall-clock times (projecttime): the UTC days around them, shifted
+        day = dt.timedelta(days=1)
+        events = clock.shift(store_for(emu.dataset).events(from_date - day, to_date + day, names), from_date, to_date)
     return resolve(events, identity_map(emu.dataset)) if merged else events
 
 
