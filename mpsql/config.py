@@ -15,6 +15,8 @@ is shared with Mixpanel's own Python clients, and both of their layouts are read
     region = "us"             # us | eu | in
     api_url = "http://127.0.0.1:8123"   # optional (mpsql): one base URL for every API family
     workspace_id = 777        # optional (mpsql): the data view Query API calls use
+    timezone = "America/Los_Angeles"  # optional (mpsql): the project's time zone (else asked of /me)
+    legacy_time = true        # optional (mpsql): a project created before 2023 (local wall-clock times)
 
     [active]                      # mixpanel-headless's layout
     account = "prod"
@@ -82,7 +84,7 @@ REGIONS: tuple[str, ...] = get_args(Region)
 #: The keys of an ``[accounts.NAME]`` table mpsql reads: its own, mixpanel_data's and mixpanel-headless's.
 #: Other keys are kept as they are (another tool wrote them), unless one looks like a misspelt known key.
 ACCOUNT_KEYS: tuple[str, ...] = ("username", "secret", "project_id", "region", "api_url", "workspace_id",
-                                 "type", "default_project", "token", "token_env")
+                                 "timezone", "legacy_time", "type", "default_project", "token", "token_env")
 
 #: mixpanel-headless's account types mpsql can use (an ``oauth_browser`` login lives in its own token store).
 _HEADLESS_TYPES = ("service_account", "oauth_token")
@@ -142,6 +144,17 @@ class Secret:
         return (Secret, (self._value,))
 
 
+def _known_zone(name: str) -> bool:
+    """Whether ``name`` is a time zone the system's (or tzdata's) database knows."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def _show(value: object) -> str:
     """A value for an error message; long strings are not echoed (they might be a misplaced secret)."""
     if isinstance(value, str) and len(value) > 24:
@@ -168,6 +181,8 @@ class Account:
     store_key: str | None = None  # the event store's folder for this project, when the host cannot say (the demo)
     bearer: bool = False  # the secret is an OAuth access token, sent as ``Authorization: Bearer``
     workspace_id: int | None = None  # the data view sent with Query API calls
+    timezone: str | None = None  # the project's time zone (an IANA name); None: ask GET /api/app/me when needed
+    legacy_time: bool | None = None  # a project in legacy (pre-2023, local wall-clock) time mode; None: no
 
     def __post_init__(self) -> None:
         where = f"account {self.name!r}" + (f" ({self.source})" if self.source else "")
@@ -234,6 +249,15 @@ class Account:
                                   "folder names, logs and mp_rate_limits); give the proxy's credentials otherwise")
         object.__setattr__(self, "api_url", api_url)
 
+        zone = self.timezone
+        if zone is not None:
+            if not isinstance(zone, str) or not _known_zone(zone.strip()):
+                raise ConfigError(f"{where}: timezone must be an IANA time zone name such as 'America/Los_Angeles' "
+                                  f"or 'UTC', not {_show(zone)}")
+            object.__setattr__(self, "timezone", zone.strip())
+        if self.legacy_time is not None and not isinstance(self.legacy_time, bool):
+            raise ConfigError(f"{where}: legacy_time must be true or false, not {_show(self.legacy_time)}")
+
     @property
     def is_legacy(self) -> bool:
         """True for a legacy project secret (no username, not an OAuth token)."""
@@ -262,6 +286,10 @@ class Account:
         if self.workspace_id is not None:
             parts.append(f"data view {self.workspace_id}")
         parts.append(f"region {self.region}")
+        if self.timezone is not None:
+            parts.append(f"time zone {self.timezone}")
+        if self.legacy_time:
+            parts.append("legacy time")
         if self.api_url:
             parts.append(f"api_url {self.api_url}")
         return ", ".join(parts)
@@ -357,6 +385,7 @@ def _account_from_table(name: str, table: Mapping[str, Any], path: Path,
     project_id = _table_project(where, table)
     common: dict[str, Any] = {"name": name, "project_id": project_id, "region": table.get("region", "us"),
                               "api_url": table.get("api_url"), "workspace_id": table.get("workspace_id"),
+                              "timezone": table.get("timezone"), "legacy_time": table.get("legacy_time"),
                               "source": f"config:{path}"}
     if kind == "oauth_token":
         token = table.get("token")
@@ -397,7 +426,7 @@ def _table_project(where: str, table: Mapping[str, Any]) -> Any:
 
 #: The keys of an account table mpsql writes; any other key of the table is another tool's and is kept.
 _MANAGED_KEYS = ("type", "username", "secret", "token", "token_env", "project_id", "default_project", "region",
-                 "api_url", "workspace_id")
+                 "api_url", "workspace_id")  # timezone and legacy_time, set by hand, are kept unless replaced
 
 
 def _account_to_table(account: Account, old: Mapping[str, Any] | None, headless: bool) -> dict[str, Any]:
@@ -430,6 +459,10 @@ def _account_to_table(account: Account, old: Mapping[str, Any] | None, headless:
         table["api_url"] = account.api_url
     if account.workspace_id is not None:
         table["workspace_id"] = account.workspace_id
+    if account.timezone is not None:
+        table["timezone"] = account.timezone
+    if account.legacy_time is not None:
+        table["legacy_time"] = account.legacy_time
     return table
 
 

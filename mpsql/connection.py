@@ -88,7 +88,8 @@ def _account(account: object) -> Account | None:
     if hasattr(account, "credentials") and hasattr(account, "url"):  # an mpsql.emulator.Emulator, started
         creds = account.credentials
         return Account(name="emulator", username=creds.username, secret=Secret(creds.secret),
-                       project_id=creds.project_id, region="us", api_url=account.url, source="emulator")
+                       project_id=creds.project_id, region="us", api_url=account.url, source="emulator",
+                       timezone=account.project_time.name, legacy_time=account.project_time.legacy or None)
     hint = (" (an emulator's credentials lack its URL: pass the Emulator itself, account=emu)"
             if hasattr(account, "username") and hasattr(account, "project_id") else "")
     raise TypeError(f"account must be an account name, an mpsql.config.Account or an Emulator, "
