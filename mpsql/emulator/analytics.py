@@ -7,8 +7,8 @@ JSON-ready body of the matching Query API response; validation and HTTP live in 
 Choices where Mixpanel documents nothing ([E], one place so clients and tests can rely on them):
 
 - Time zone: the project's. Events arrive with ``time`` as wall-clock time of the project's zone written as an
-  epoch (``projecttime``), so a UTC calendar over it is the project's calendar. Buckets: ``day`` keys ``YYYY-MM-DD``; ``week``
-  keys the Monday that starts the week; ``month`` keys the 1st; ``hour``/``minute`` keys
+  epoch (``projecttime``), so a UTC calendar over it is the project's calendar. Buckets: ``day`` keys
+  ``YYYY-MM-DD``; ``week`` keys the Monday that starts the week; ``month`` keys the 1st; ``hour``/``minute`` keys
   ``YYYY-MM-DD HH:MM:SS``. A week/month key may precede ``from_date``; only events inside
   [from_date, to_date] are counted. Every series key is present in every value map (zero-filled).
 - Identity: reports count users after Mixpanel's ID merge (``identities``: the routes pass events whose

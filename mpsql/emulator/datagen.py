@@ -235,8 +235,8 @@ class Dataset:
         """The duplicate rules' edge cases (docs/report-semantics.md, "Duplicates"), from an RNG of their own
         so the rest of the day is unchanged: ~0.4% of events lack ``$insert_id`` (half of them sent twice,
         and both copies count); ~0.3% get a copy whose time differs only in milliseconds (the same second:
-        two events once compared in milliseconds); ~0.3% get a copy with the same ``mp_processing_time_ms`` (a tie: the copy served
-        later is kept)."""
+        two events once compared in milliseconds); ~0.3% get a copy with the same ``mp_processing_time_ms`` (a
+        tie: the copy served later is kept)."""
         rng = random.Random(f"mpsql-emulator:{self.seed}:edge:{date.isoformat()}")
         for i in range(len(rows) - 1, -1, -1):
             name, props = rows[i]

@@ -17,6 +17,7 @@ from mpsql.functions import (
     jql,
     ops,
     profiles,
+    project,
     query,
     retention,
     segmentation,
@@ -38,6 +39,7 @@ TABLE_FUNCTIONS: tuple[TableFunction, ...] = (
     *insights.FUNCTIONS,
     jql.FUNCTION,
     query.FUNCTION,
+    *project.FUNCTIONS,
     *ops.FUNCTIONS,
 )
 

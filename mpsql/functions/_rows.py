@@ -108,10 +108,14 @@ def rows_function(*, name: str, schema: pa.Schema, model: type[A], positional: t
     """
 
     def start(ctx: Context, raw: dict[str, Any], pushed: list, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        from mpsql.functions.project import today_for  # (project.py builds on this module)
+
         args = parse_call(name, model, raw)
-        today = ctx.today()
-        args.check(name, today)
         account = getattr(args, "account", None)
+        # The project's today where the project's zone could change the verdict (docs/mixpanel-api.md, "Report
+        # conventions": a to_date after the project's today is refused).
+        today = today_for(ctx, name, account, getattr(args, "to_date", None)) if needs_account else ctx.today()
+        args.check(name, today)
         client = ctx.client(name, account) if needs_account else None
         call = Call(name, args, client, ctx, today, cancel=ctx.scope())  # type: ignore[arg-type]
         if progress:

@@ -47,6 +47,7 @@ from mpsql.functions._args import Args, Day, Names, check_date_range, parse_call
 from mpsql.functions._context import CancelScope, Context, Progress
 from mpsql.functions._duckdb import Binary, Col, In, Lit, Node, sql_string
 from mpsql.functions._spec import TableFunction
+from mpsql.functions.project import clock, today_for
 from mpsql.functions.where_sql import UnsupportedWhere, where_to_sql
 from mpsql.store.days import DayStore, HeldDay, Selection, make_scratch, manifest, release_scratch, remove_orphans
 
@@ -88,6 +89,7 @@ class ExportPlan:
     events: tuple[str, ...] | None  # None: all events
     exact_sql: str  # the pushed-down predicates as SQL, re-applied to every row ('' when none)
     empty: bool = False  # the predicates exclude every row: no request at all
+    zone: str = "UTC"  # the zone whose days export's dates name: UTC, or a legacy project's (functions/project.py)
 
 
 # -- pushdown ---------------------------------------------------------------------------------------------------
@@ -142,12 +144,28 @@ def _time_bounds(node: Node) -> tuple[int | None, int | None]:
     return (None, None)
 
 
-def _utc_day(micros: int) -> dt.date:
-    return (dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)).date()
+# A legacy project's export day holds the events whose local wall-clock date it is; read back as instants, an
+# event near midnight may land up to a clock change (at most two hours) plus the hour repeated in autumn on the
+# other side of midnight. Time bounds therefore fetch the days this much wider; the exact predicate does the rest.
+_LEGACY_MARGIN = dt.timedelta(hours=3)
 
 
-def plan_export(args: ExportArgs, pushed: Sequence[Node]) -> ExportPlan:
-    """Narrow the request with pushed-down predicates; the plan's ``exact_sql`` keeps the result exact."""
+def _export_day(micros: int, zone: str, margin: dt.timedelta) -> dt.date:
+    """The export day holding instant ``micros`` (microseconds since the epoch): its UTC date, or for a legacy
+    project its date on the project's wall clock, ``margin`` earlier (negative: later)."""
+    instant = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)
+    if zone == "UTC":
+        return instant.date()
+    import zoneinfo
+
+    return (instant.astimezone(zoneinfo.ZoneInfo(zone)).replace(tzinfo=None) - margin).date()
+
+
+def plan_export(args: ExportArgs, pushed: Sequence[Node], zone: str = "UTC") -> ExportPlan:
+    """Narrow the request with pushed-down predicates; the plan's ``exact_sql`` keeps the result exact.
+
+    ``zone`` is the zone of export's days (``ProjectClock.export_zone``): UTC for projects created since 2023,
+    the project's own for a legacy one (docs/mixpanel-api.md, "Time zones")."""
     from_date, to_date = args.from_date, args.to_date
     events: set[str] | None = set(args.events) if args.events is not None else None
     for node in pushed:
@@ -155,17 +173,17 @@ def plan_export(args: ExportArgs, pushed: Sequence[Node]) -> ExportPlan:
         if names is not None:
             events = names if events is None else events & names
         lo, hi = _time_bounds(node)
-        # Export days are UTC days for projects created since 2023 (docs/mixpanel-api.md, time zones).
         if lo is not None:
-            from_date = max(from_date, _utc_day(lo))
+            from_date = max(from_date, _export_day(lo, zone, _LEGACY_MARGIN))
         if hi is not None:
-            to_date = min(to_date, _utc_day(hi))
+            to_date = min(to_date, _export_day(hi, zone, -_LEGACY_MARGIN))
     exact = " AND ".join(f"({node.fragment()})" for node in pushed)
     empty = from_date > to_date or (events is not None and not events)
     if events is not None and url_size(sorted(events)) + url_size(args.filter or "") > URL_ARGUMENTS_LIMIT:
         # Too many pushed-down names for a URL: ask as the call did; the exact predicate still filters every row.
         events = set(args.events) if args.events is not None else None
-    return ExportPlan(from_date, to_date, tuple(sorted(events)) if events is not None else None, exact, empty)
+    return ExportPlan(from_date, to_date, tuple(sorted(events)) if events is not None else None, exact, empty,
+                      zone)
 
 
 # -- which days to read, which to fetch, and in how many requests -----------------------------------------------
@@ -320,11 +338,17 @@ UPDATE w SET duplicate = true WHERE rowid IN (
 _DAY_COLUMNS = "event, time, distinct_id, insert_id, properties, duplicate"
 
 
-def _private_connection(scratch: Path) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection of mpsql's own (never the user's), in UTC, spilling to the statement's scratch folder."""
+def _private_connection(scratch: Path, zone: str = "UTC") -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection of mpsql's own (never the user's), spilling to the statement's scratch folder.
+
+    Its time zone is that of export's days (``Selection.zone``): UTC, or a legacy project's. So a window's
+    day split and date check are in export's days, and ``_PARSE``'s cast of a wall-clock time to TIMESTAMPTZ
+    reads a legacy project's local time as the true instant (a wall-clock time repeated when clocks go back is
+    read as its later, standard-time instant; one skipped when they go forward with the offset before the
+    change: DuckDB's reading of a local time)."""
     con = duckdb.connect(config={"threads": 2, "preserve_insertion_order": True,
                                  "autoinstall_known_extensions": False, "temp_directory": str(scratch / "spill")})
-    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET TimeZone = {sql_string(zone)}")
     return con
 
 
@@ -396,7 +420,7 @@ class Window:
         self._close_file()
         self.fetched_at = self._clock()
         with self._turn(self.index):
-            con = _private_connection(self.scratch)
+            con = _private_connection(self.scratch, self.selection.zone)
             try:
                 self._parse(con)
                 self._check(con)
@@ -430,7 +454,7 @@ class Window:
             while day <= self.last:
                 path = folder / f"{day.isoformat()}.parquet"
                 meta = manifest(day, self.fetched_at, self.selection, self.span, self._version).replace("'", "''")
-                # Export days are UTC days (docs/mixpanel-api.md, time zones); each day keeps the body's order.
+                # Export's days (the connection's zone: docs/mixpanel-api.md, time zones); each keeps the body's order.
                 # zstd level 1: half the time of the default level on event JSON, and no larger.
                 cursor.execute(f"COPY (SELECT {_DAY_COLUMNS} FROM w WHERE time >= ?::TIMESTAMPTZ "
                                f"AND time < ?::TIMESTAMPTZ + INTERVAL 1 DAY) TO {sql_string(str(path))} "
@@ -756,9 +780,11 @@ def start_export(ctx: Context, raw: dict[str, Any], pushed: list[Node],
                  columns: Sequence[str] = ()) -> Iterator[pa.RecordBatch]:
     """Validate, resolve the account and plan now (before any request); return the lazy row stream."""
     args = parse_call(NAME, ExportArgs, raw)
-    check_date_range(NAME, args.from_date, args.to_date, ctx.today())
+    check_date_range(NAME, args.from_date, args.to_date, today_for(ctx, NAME, args.account, args.to_date))
     client = ctx.client(NAME, args.account)
-    plan = plan_export(args, pushed)
+    # Only a legacy project changes what export's days and times mean; its zone may come from /api/app/me.
+    found = clock(client, ask=bool(client.account.legacy_time))
+    plan = plan_export(args, pushed, found.export_zone)
     store = ctx.day_store(client.account) if args.store != "off" else None
     local_where = ""
     if args.filter:
@@ -775,7 +801,7 @@ def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: Export
             local_where: str, columns: tuple[str, ...]) -> Iterator[pa.RecordBatch]:
     if plan.empty:
         return
-    want = Selection(plan.events, args.filter or None)
+    want = Selection(plan.events, args.filter or None, plan.zone)
     now = ctx.now()
     scratch = store.scratch() if store is not None else _system_scratch()
     # The held days are pinned (hard-linked into the scratch folder) before planning: another process replacing
@@ -904,7 +930,7 @@ def _held_only(segments: list[Segment], plan: ExportPlan, notice: Callable[[str]
 
 def _request_params(args: ExportArgs, plan: ExportPlan) -> dict[str, Any]:
     """The export parameters every window of the call shares (its dates are added per window)."""
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = {"time_in_ms": "true"}  # milliseconds: order within a second, exact dedupe
     if plan.events is not None:
         params["event"] = list(plan.events)
     if args.filter:

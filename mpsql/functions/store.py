@@ -20,6 +20,7 @@ from mpsql.functions._args import Args, Day, Names, check_date_range
 from mpsql.functions._context import Progress
 from mpsql.functions._rows import Call, rows_function
 from mpsql.functions.export import Density, Fetcher, plan_segments
+from mpsql.functions.project import clock
 from mpsql.store.days import DayStore, HeldDay, Selection, release_scratch
 
 SYNC_SCHEMA = pa.schema([
@@ -47,7 +48,9 @@ class SyncArgs(Args):
 def _sync(call: Call[SyncArgs]) -> Iterator[tuple[Any, ...]]:
     args, client = call.args, call.client
     store = call.ctx.day_store(client.account)
-    want = Selection(tuple(sorted(set(args.events))) if args.events is not None else None, None)
+    # Days in export's zone (a legacy project's own: functions/project.py), as mp_export reads them.
+    zone = clock(client, ask=bool(client.account.legacy_time)).export_zone
+    want = Selection(tuple(sorted(set(args.events))) if args.events is not None else None, None, zone)
     now = call.ctx.now()
     days = [args.from_date + dt.timedelta(days=i) for i in range((args.to_date - args.from_date).days + 1)]
     held = store.held(days)
@@ -64,7 +67,7 @@ def _sync(call: Call[SyncArgs]) -> Iterator[tuple[Any, ...]]:
         return left is None or left > 0
 
     progress = call.progress or Progress(function="mp_sync")
-    params = {"event": list(want.events)} if want.events is not None else {}
+    params: dict[str, Any] = {"time_in_ms": "true", **({"event": list(want.events)} if want.events is not None else {})}
     scratch = store.scratch()
     fetcher = Fetcher(client, scratch, params, want, store, call.cancel, progress,  # type: ignore[arg-type]
                       clock=call.ctx.now, gate=budget_left)

@@ -31,7 +31,9 @@ from mpsql.errors import ConfigError
 if TYPE_CHECKING:
     from mpsql.config import Account
 
-FORMAT = 2  # bumped when the file layout changes; days of another format count as not held
+# Bumped when the file layout changes; days of another format count as not held. 3: ``time`` in milliseconds
+# (export asks time_in_ms) and the manifest names the zone of the day; days of format 2 held whole seconds.
+FORMAT = 3
 META_KEY = b"mpsql"
 DAY_FILE = "data.parquet"
 
@@ -99,10 +101,12 @@ def project_key(account: Account) -> str:
 
 @dataclass(frozen=True)
 class Selection:
-    """Which of a day's events a fetch asked for: ``events`` None = all of them; ``where`` None = no filter."""
+    """Which of a day's events a fetch asked for: ``events`` None = all of them; ``where`` None = no filter;
+    ``zone`` the zone of export's days (UTC, or a legacy project's: docs/mixpanel-api.md, "Time zones")."""
 
     events: tuple[str, ...] | None = None
     where: str | None = None
+    zone: str = "UTC"
 
     @property
     def full(self) -> bool:
@@ -112,8 +116,10 @@ class Selection:
         """Whether rows held under this selection answer ``want`` exactly.
 
         A held ``where`` answers only the very same ``where``; a day held without one answers any ``where``
-        that can be applied locally (``where_applies_locally``).
+        that can be applied locally (``where_applies_locally``). A day of another zone is another day.
         """
+        if self.zone != want.zone:
+            return False
         if self.events is not None and (want.events is None or not set(want.events) <= set(self.events)):
             return False
         if self.where is None:
@@ -121,12 +127,13 @@ class Selection:
         return self.where == want.where
 
     def to_json(self) -> dict[str, Any]:
-        return {"events": list(self.events) if self.events is not None else None, "where": self.where}
+        return {"events": list(self.events) if self.events is not None else None, "where": self.where,
+                "zone": self.zone}
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Selection:
         events = doc.get("events")
-        return cls(tuple(events) if events is not None else None, doc.get("where"))
+        return cls(tuple(events) if events is not None else None, doc.get("where"), str(doc.get("zone") or "UTC"))
 
 
 @dataclass(frozen=True)
@@ -144,7 +151,9 @@ class HeldDay:
 
     def settled(self, lookback_days: int) -> bool:
         """Fetched at least ``lookback_days`` after the day ended: late events can no longer arrive."""
-        ended = dt.datetime.combine(self.date + dt.timedelta(days=1), dt.time(), dt.UTC)
+        import zoneinfo
+
+        ended = dt.datetime.combine(self.date + dt.timedelta(days=1), dt.time(), zoneinfo.ZoneInfo(self.selection.zone))
         return self.fetched_at >= (ended + dt.timedelta(days=lookback_days)).timestamp()
 
     def servable(self, settings: StoreSettings, now: float) -> bool:

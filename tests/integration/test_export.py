@@ -37,7 +37,7 @@ def deduped(records: list[dict]) -> dict[tuple, dict]:
 
 
 def content(rows) -> list[str]:
-    """(event, epoch seconds, distinct_id, insert_id, properties) rows as sorted canonical JSON: equal lists
+    """(event, epoch milliseconds, distinct_id, insert_id, properties) rows as sorted canonical JSON: equal lists
     mean the same rows with the same content, whatever their order."""
     return sorted(json.dumps([e, int(t), d, i, json.loads(p) if isinstance(p, str) else p], sort_keys=True)
                   for e, t, d, i, p in rows)
@@ -55,7 +55,7 @@ def export_requests(emulator) -> list[dict]:
 # -- rows are exactly the emulator's --------------------------------------------------------------------------
 
 def test_counts_and_deduplicated_counts_match_the_emulators_data(con, emulator):
-    records = emulator.dataset.export_records(D1, D3)
+    records = emulator.dataset.export_records(D1, D3, time_in_ms=True)
     winners = deduped(records)
     assert len(records) > len(winners) > 1000  # the synthetic data really has duplicates
     assert con.execute(f"SELECT count(*) FROM mp_export({RANGE})").fetchone()[0] == len(winners)
@@ -68,21 +68,21 @@ def test_counts_and_deduplicated_counts_match_the_emulators_data(con, emulator):
 
 
 def test_every_row_equals_the_winning_record(con, emulator):
-    records = emulator.dataset.export_records(D1, D3)
-    rows = con.execute(f"SELECT event, epoch(time), distinct_id, insert_id, properties FROM mp_export({RANGE})"
+    records = emulator.dataset.export_records(D1, D3, time_in_ms=True)
+    rows = con.execute(f"SELECT event, epoch_ms(time), distinct_id, insert_id, properties FROM mp_export({RANGE})"
                        ).fetchall()
     assert content(rows) == expected_content(records)  # the whole objects, exactly as sent
 
 
 def test_mp_export_keeps_exactly_the_copies_the_emulators_reports_count(con, emulator):
     """Both sides apply one duplicate rule, edge cases included: no $insert_id (never collapsed), copies
-    whose times differ only in milliseconds (the same served second: collapsed), processing-time ties (the
+    whose times differ only in milliseconds (two events, told apart in ms), processing-time ties (the
     copy served later wins)."""
     from mpsql.emulator.eventstore import store_for
 
-    reports = content((e.name, e.time, e.distinct_id, e.props.get("$insert_id"), dict(e.props))
+    reports = content((e.name, e.ms, e.distinct_id, e.props.get("$insert_id"), {**dict(e.props), "time": e.ms})
                       for e in store_for(emulator.dataset).events(D1, D3))
-    rows = con.execute(f"SELECT event, epoch(time), distinct_id, insert_id, properties FROM mp_export({RANGE})"
+    rows = con.execute(f"SELECT event, epoch_ms(time), distinct_id, insert_id, properties FROM mp_export({RANGE})"
                        ).fetchall()
     assert content(rows) == reports
     versions = [json.loads(p).get("$lib_version") for (*_, p) in rows]
@@ -91,7 +91,7 @@ def test_mp_export_keeps_exactly_the_copies_the_emulators_reports_count(con, emu
 
 
 def test_the_latest_processed_duplicate_wins_and_a_tie_goes_to_the_later_copy(con, emulator):
-    records = emulator.dataset.export_records(D1, D3)
+    records = emulator.dataset.export_records(D1, D3, time_in_ms=True)
     copies: dict[tuple, list[dict]] = {}
     for rec in records:
         if "$insert_id" in rec["properties"]:
@@ -100,12 +100,13 @@ def test_the_latest_processed_duplicate_wins_and_a_tie_goes_to_the_later_copy(co
     ties = [v for v in dupes if v[0]["properties"]["mp_processing_time_ms"] == v[-1]["properties"][
         "mp_processing_time_ms"]]
     assert len(dupes) > 50 and len(ties) > 5
-    got = dict(con.execute(f"SELECT insert_id, properties FROM mp_export({RANGE}) WHERE insert_id IS NOT NULL"
-                           ).fetchall())
+    got = {(i, t): p for i, t, p in con.execute(
+        f"SELECT insert_id, epoch_ms(time), properties FROM mp_export({RANGE}) WHERE insert_id IS NOT NULL").fetchall()}
     for sample in dupes:
         top = max(r["properties"]["mp_processing_time_ms"] for r in sample)
         latest = [r for r in sample if r["properties"]["mp_processing_time_ms"] == top][-1]  # served last
-        assert json.loads(got[latest["properties"]["$insert_id"]]) == latest["properties"]
+        key_ms = (latest["properties"]["$insert_id"], latest["properties"]["time"])
+        assert json.loads(got[key_ms]) == latest["properties"]
 
 
 def test_output_schema_is_fixed(con, emulator):
@@ -125,14 +126,14 @@ def test_property_values_of_every_json_type_survive(con, emulator):
 # -- arguments and pushdown -----------------------------------------------------------------------------------
 
 def test_events_argument_is_sent_as_a_json_array(con, emulator):
-    winners = deduped(emulator.dataset.export_records(D1, D3))
+    winners = deduped(emulator.dataset.export_records(D1, D3, time_in_ms=True))
     n = con.execute(f"SELECT count(*) FROM mp_export({RANGE}, events := ['Purchase', 'Sign Up'])").fetchone()[0]
     assert n == sum(1 for k in winners if k[0] in ("Purchase", "Sign Up"))
     assert all(json.loads(p["event"]) == ["Purchase", "Sign Up"] for p in export_requests(emulator))
 
 
 def test_where_on_event_narrows_the_request(con, emulator):
-    winners = deduped(emulator.dataset.export_records(D1, D3))
+    winners = deduped(emulator.dataset.export_records(D1, D3, time_in_ms=True))
     n = con.execute(f"SELECT count(*) FROM mp_export({RANGE}) WHERE event IN ('Purchase', 'Checkout')"
                     ).fetchone()[0]
     assert n == sum(1 for k in winners if k[0] in ("Purchase", "Checkout"))
@@ -140,8 +141,8 @@ def test_where_on_event_narrows_the_request(con, emulator):
 
 
 def test_time_predicates_narrow_the_date_range_and_stay_exact(con, emulator):
-    winners = deduped(emulator.dataset.export_records(D1, D3))
-    lo = int(dt.datetime(2024, 3, 5, 12, tzinfo=dt.UTC).timestamp())
+    winners = deduped(emulator.dataset.export_records(D1, D3, time_in_ms=True))
+    lo = int(dt.datetime(2024, 3, 5, 12, tzinfo=dt.UTC).timestamp()) * 1000  # ms, as the records hold time
     n = con.execute(f"SELECT count(*) FROM mp_export({RANGE}) WHERE time >= TIMESTAMPTZ '2024-03-05 12:00:00+00'"
                     ).fetchone()[0]
     assert n == sum(1 for k in winners if k[2] >= lo)
@@ -155,7 +156,7 @@ def test_contradictory_predicates_make_no_request(con, emulator):
 
 
 def test_filter_is_mixpanels_where_expression(con, emulator):
-    winners = deduped(emulator.dataset.export_records(D1, D3))
+    winners = deduped(emulator.dataset.export_records(D1, D3, time_in_ms=True))
     expected = sum(1 for r in winners.values() if r["properties"].get("$browser") == "Firefox")
     n = con.execute(f"""SELECT count(*) FROM mp_export({RANGE}, filter := 'properties["$browser"] == "Firefox"')"""
                     ).fetchone()[0]
@@ -176,7 +177,7 @@ def test_single_event_name_is_accepted(con):
 # -- SQL forms ------------------------------------------------------------------------------------------------
 
 def test_works_in_ctas_insert_copy_views_ctes_joins_and_prepared(con, emulator, tmp_path):
-    n = len(deduped(emulator.dataset.export_records(D1, D1)))
+    n = len(deduped(emulator.dataset.export_records(D1, D1, time_in_ms=True)))
     con.execute("CREATE TABLE t AS SELECT * FROM mp_export('2024-03-04', '2024-03-04')")
     assert con.execute("SELECT count(*) FROM t").fetchone()[0] == n
     con.execute("INSERT INTO t SELECT * FROM mp_export('2024-03-04', '2024-03-04', events := ['Purchase'])")

@@ -17,8 +17,8 @@ def me(emu: Emulator, req: Request) -> Response:
     c = emu.credentials
     pid = c.project_id
     project = {"id": pid, "name": "mpsql emulator demo", "organization_id": emu.organization_id,
-               "timezone": emu.project_time.name, "domain": "mixpanel.com", "cluster_name": "us", "role": {"name": "Admin"},
-               "has_workspaces": len(emu.data_views) > 1}
+               "timezone": emu.project_time.name, "domain": "mixpanel.com", "cluster_name": "us",
+               "role": {"name": "Admin"}, "has_workspaces": len(emu.data_views) > 1}
     # Data views (workspaces) by id, each naming its project; the first is the global one [E shape].
     workspaces = {str(wid): {"id": wid, "name": name, "project_id": pid, "is_global": i == 0}
                   for i, (wid, name) in enumerate(emu.data_views.items())}
