@@ -14,7 +14,8 @@
 --
 -- So you can analyse offline with arbitrary SQL and no rate limit, and the live and local paths check each
 -- other (tests/integration/test_local_twins.py compares them on the emulator). Runnable examples:
--- sql/examples/. Times are bucketed in UTC (the project time zone of the demo and emulator).
+-- sql/examples/. Times are bucketed in UTC (the demo's project time zone); for a project in another zone they
+-- bucket by UTC days where the live reports bucket by the project's.
 
 -- The segment key(s) one property value falls under, as Mixpanel writes them: text as is, `undefined` when
 -- the property is missing, `null`, `true`/`false`, whole numbers without `.0`, a list once under each
@@ -117,7 +118,8 @@ CREATE OR REPLACE TEMP MACRO mp_local_segmentation(events_table, event_name, fro
 --   [from_date, to_date]; later first-step events neither restart its window nor enter again.
 -- - reentry 'optimized': every such first-step event starts an entry; the user counts with the entry that got
 --   furthest, the first to get there, and of entries reaching the same events the most recent start.
--- Each next step is the user's first later event of that name at most `window_seconds` after the entry (events
+-- Each next step is the user's first later event of that name at most `window_seconds` after the entry (in
+-- milliseconds, as mp_export's `time` holds them: events within one second keep their order; events
 -- after to_date count, so export up to to_date plus the window). A user counts once over the whole range, under
 -- the day of their entry, so the days add up; overall := true gives one row set dated from_date, the range's
 -- funnel (as mp_funnel's overall := true). avg_time_seconds is the mean time from the previous step over the
@@ -126,15 +128,14 @@ CREATE OR REPLACE TEMP MACRO mp_local_segmentation(events_table, event_name, fro
 CREATE OR REPLACE TEMP MACRO mp_local_funnel(events_table, steps, from_date, to_date,
         window_seconds := 30 * 86400, reentry := 'default', overall := false, merge_ids := true) AS TABLE
     WITH RECURSIVE ev AS (
-        SELECT e.distinct_id AS uid, e.event, CAST(epoch(e.time) AS BIGINT) AS t,
+        SELECT e.distinct_id AS uid, e.event, epoch_ms(e.time) AS t,
                row_number() OVER (PARTITION BY e.distinct_id ORDER BY e.time, e.insert_id) AS pos
         FROM mp__merged(events_table, merge_ids) AS e
         WHERE list_contains(steps, e.event)
     ), entries AS (
         SELECT uid, pos, t FROM ev
         WHERE event = steps[1]
-          AND CAST(to_timestamp(t) AT TIME ZONE 'UTC' AS DATE) BETWEEN CAST(from_date AS DATE)
-                                                                   AND CAST(to_date AS DATE)
+          AND CAST(epoch_ms(t) AS DATE) BETWEEN CAST(from_date AS DATE) AND CAST(to_date AS DATE)
         QUALIFY CASE reentry WHEN 'optimized' THEN true
                              WHEN 'default' THEN pos = min(pos) OVER (PARTITION BY uid)
                              ELSE error('mp_local_funnel: reentry must be default or optimized, not ' || reentry)
@@ -147,13 +148,13 @@ CREATE OR REPLACE TEMP MACRO mp_local_funnel(events_table, steps, from_date, to_
              LATERAL (SELECT x.pos, x.t FROM ev AS x
                       WHERE x.uid = w.uid AND x.pos > w.pos AND x.event = steps[w.k + 1]
                       ORDER BY x.pos LIMIT 1) AS n
-        WHERE w.k < len(steps) AND n.t - w.t0 <= window_seconds
+        WHERE w.k < len(steps) AND n.t - w.t0 <= window_seconds * 1000
     ), attempts AS (
         SELECT uid, start_pos, t0, max(k) AS reached, arg_max(times, k) AS times
         FROM walk GROUP BY uid, start_pos, t0
     ), best AS (
         SELECT uid, CASE WHEN overall THEN CAST(from_date AS DATE)
-                         ELSE CAST(to_timestamp(t0) AT TIME ZONE 'UTC' AS DATE) END AS day, times
+                         ELSE CAST(epoch_ms(t0) AS DATE) END AS day, times
         FROM attempts
         QUALIFY row_number() OVER (PARTITION BY uid ORDER BY reached DESC, times[len(times)], start_pos DESC) = 1
     ), days AS (
@@ -166,7 +167,7 @@ CREATE OR REPLACE TEMP MACRO mp_local_funnel(events_table, steps, from_date, to_
     ), per_step AS (
         SELECT d.day, s.step, s.event,
                count(b.uid) FILTER (WHERE len(b.times) >= s.step) AS n,
-               avg(b.times[s.step] - b.times[s.step - 1]) FILTER (WHERE len(b.times) >= s.step AND s.step > 1)
+               avg((b.times[s.step] - b.times[s.step - 1]) / 1000) FILTER (WHERE len(b.times) >= s.step AND s.step > 1)
                    AS avg_gap
         FROM days AS d CROSS JOIN step_list AS s LEFT JOIN best AS b ON b.day = d.day
         GROUP BY ALL
@@ -196,21 +197,20 @@ CREATE OR REPLACE TEMP MACRO mp_local_retention(events_table, born_event, from_d
         returning_event := NULL, unit := 'day', "interval" := 1, interval_count := 1, today := current_date,
         unbounded := false, merge_ids := true) AS TABLE
     WITH ev AS (
-        SELECT e.distinct_id AS uid, e.event, CAST(epoch(e.time) AS BIGINT) AS t,
+        SELECT e.distinct_id AS uid, e.event, epoch_ms(e.time) AS t,
                row_number() OVER (PARTITION BY e.distinct_id ORDER BY e.time, e.insert_id) AS pos
         FROM mp__merged(events_table, merge_ids) AS e
     ), births AS (
         SELECT uid, arg_min(t, pos) AS t_born, min(pos) AS born_pos FROM ev WHERE event = born_event GROUP BY uid
     ), cohort AS (
         SELECT uid, t_born, born_pos,
-               mp__bucket(CAST(to_timestamp(t_born) AT TIME ZONE 'UTC' AS DATE), unit) AS cohort_date
+               mp__bucket(CAST(epoch_ms(t_born) AS DATE), unit) AS cohort_date
         FROM births
-        WHERE CAST(to_timestamp(t_born) AT TIME ZONE 'UTC' AS DATE) BETWEEN CAST(from_date AS DATE)
-                                                                      AND CAST(to_date AS DATE)
+        WHERE CAST(epoch_ms(t_born) AS DATE) BETWEEN CAST(from_date AS DATE) AND CAST(to_date AS DATE)
     ), width AS (
         SELECT CASE unit WHEN 'day' THEN "interval" WHEN 'week' THEN 7 ELSE 30 END * 86400 AS w
     ), returns AS (
-        SELECT DISTINCT c.uid, c.cohort_date, CAST((x.t - c.t_born) // (SELECT w FROM width) AS INTEGER) AS period
+        SELECT DISTINCT c.uid, c.cohort_date, CAST((x.t - c.t_born) // ((SELECT w FROM width) * 1000) AS INTEGER) AS period
         FROM cohort AS c JOIN ev AS x ON x.uid = c.uid AND x.t >= c.t_born AND x.pos <> c.born_pos
         WHERE (returning_event IS NULL OR x.event = returning_event)
     ), tops AS (

@@ -17,7 +17,6 @@ Where the answers come from:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -159,7 +158,7 @@ def _project(call: Call[ProjectArgs]) -> Iterator[tuple[Any, ...]]:
     offset = now.strftime("%z")
     yield (account.project_id, info.get("name"), found.timezone, f"{offset[:3]}:{offset[3:]}", found.source,
            found.legacy, dt.date(today.year, today.month, today.day), account.region,
-           json.dumps(views) if views is not None else None)
+           views)
 
 
 MP_PROJECT = rows_function(
