@@ -148,7 +148,7 @@ CREATE OR REPLACE TEMP MACRO mp_local_funnel(events_table, steps, from_date, to_
              LATERAL (SELECT x.pos, x.t FROM ev AS x
                       WHERE x.uid = w.uid AND x.pos > w.pos AND x.event = steps[w.k + 1]
                       ORDER BY x.pos LIMIT 1) AS n
-        WHERE w.k < len(steps) AND n.t - w.t0 <= window_seconds * 1000
+        WHERE w.k < len(steps) AND n.t - w.t0 <= CAST(window_seconds AS BIGINT) * 1000
     ), attempts AS (
         SELECT uid, start_pos, t0, max(k) AS reached, arg_max(times, k) AS times
         FROM walk GROUP BY uid, start_pos, t0
@@ -210,7 +210,7 @@ CREATE OR REPLACE TEMP MACRO mp_local_retention(events_table, born_event, from_d
     ), width AS (
         SELECT CASE unit WHEN 'day' THEN "interval" WHEN 'week' THEN 7 ELSE 30 END * 86400 AS w
     ), returns AS (
-        SELECT DISTINCT c.uid, c.cohort_date, CAST((x.t - c.t_born) // ((SELECT w FROM width) * 1000) AS INTEGER) AS period
+        SELECT DISTINCT c.uid, c.cohort_date, CAST((x.t - c.t_born) // (CAST((SELECT w FROM width) AS BIGINT) * 1000) AS INTEGER) AS period
         FROM cohort AS c JOIN ev AS x ON x.uid = c.uid AND x.t >= c.t_born AND x.pos <> c.born_pos
         WHERE (returning_event IS NULL OR x.event = returning_event)
     ), tops AS (

@@ -36,7 +36,7 @@ def mp_env(emulator) -> dict[str, str]:
 def test_command_prints_a_table_on_stdout(mp_env, emulator):
     import datetime as dt
 
-    n = len(deduped(emulator.dataset.export_records(dt.date(2024, 3, 4), dt.date(2024, 3, 4))))
+    n = len(deduped(emulator.dataset.export_records(dt.date(2024, 3, 4), dt.date(2024, 3, 4), time_in_ms=True)))
     r = run(["-c", f"SELECT count(*) AS n FROM mp_export({DAY})"], mp_env)
     assert r.returncode == 0, r.stderr
     assert "│ n " in r.stdout and f"{n}" in r.stdout

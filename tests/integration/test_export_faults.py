@@ -15,7 +15,7 @@ from mpsql.emulator import FaultPlan
 from tests.integration.test_export import content, expected_content, export_requests
 
 D1, D3 = dt.date(2024, 3, 4), dt.date(2024, 3, 6)
-QUERY = ("SELECT event, epoch(time), distinct_id, insert_id, properties "
+QUERY = ("SELECT event, epoch_ms(time), distinct_id, insert_id, properties "
          "FROM mp_export('2024-03-04', '2024-03-06', window_days := 1)")
 
 
@@ -26,7 +26,7 @@ def digest(lines: list[str]) -> str:
 @pytest.fixture
 def expected(emulator) -> str:
     """The content hash of the deduplicated export: every row, every property."""
-    return digest(expected_content(emulator.dataset.export_records(D1, D3)))
+    return digest(expected_content(emulator.dataset.export_records(D1, D3, time_in_ms=True)))
 
 
 def assert_exact(con, expected: str) -> None:

@@ -31,16 +31,18 @@ class Ev(NamedTuple):
     t: int  # epoch seconds
     distinct_id: str
     props: dict[str, Any]
+    ms: int = 0  # epoch milliseconds (mp_export asks for them: order within a second)
 
 
 def exported(con, from_date: dt.date, to_date: dt.date, events: list[str] | None = None,
              properties: bool = True) -> list[Ev]:
-    """The deduplicated export of the range, in time order (stable: ties keep the export's order)."""
+    """The deduplicated export of the range, in time order to the millisecond (stable: ties keep the export's
+    order)."""
     props = "properties::VARCHAR" if properties else "'{}'"
-    rows = con.execute(f"SELECT event, epoch(time)::BIGINT, distinct_id, {props} "
+    rows = con.execute(f"SELECT event, epoch_ms(time), distinct_id, {props} "
                        "FROM mp_export(?, ?, events := ?)", [from_date, to_date, events]).fetchall()
-    evs = [Ev(e, t, d, json.loads(p)) for e, t, d, p in rows]
-    evs.sort(key=lambda ev: ev.t)
+    evs = [Ev(e, ms // 1000, d, json.loads(p), ms) for e, ms, d, p in rows]
+    evs.sort(key=lambda ev: ev.ms)
     return evs
 
 
@@ -233,13 +235,13 @@ def funnel_rows(evs: list[Ev], steps: list[str], from_date: dt.date, to_date: dt
         if entry is None:
             continue
         first = user_evs[entry]
-        times, j = [first.t], entry
-        for step in steps[1:]:
+        times, j = [first.ms], entry
+        for step in steps[1:]:  # in milliseconds, as Mixpanel measures them
             j = next((k for k in range(j + 1, len(user_evs))
-                      if user_evs[k].t - first.t <= window and user_evs[k].event == step), None)
+                      if user_evs[k].ms - first.ms <= window * 1000 and user_evs[k].event == step), None)
             if j is None:
                 break
-            times.append(user_evs[j].t)
+            times.append(user_evs[j].ms)
         d = day_of(first.t)
         reached[(d, "$overall")].append(times)
         if by is not None:
@@ -252,7 +254,8 @@ def funnel_rows(evs: list[Ev], steps: list[str], from_date: dt.date, to_date: dt
             n = [sum(1 for a in attempts if len(a) > k) for k in range(len(steps))]
             for k, name in enumerate(steps):
                 done = [a for a in attempts if len(a) > k]
-                avg = None if k == 0 else float(round(sum(a[k] - a[k - 1] for a in done) / len(done)) if done else 0)
+                avg = None if k == 0 else float(round(sum(a[k] - a[k - 1] for a in done) / len(done) / 1000)
+                                                if done else 0)
                 step_conv = 1.0 if k == 0 else (n[k] / n[k - 1] if n[k - 1] else 0.0)
                 overall = 1.0 if k == 0 else (n[k] / n[0] if n[0] else 0.0)
                 out.append((d, segment, k + 1, name, n[k], step_conv, overall, avg))
@@ -375,7 +378,8 @@ def test_weekly_frequency_in_days_segmented_by_browser(con):
 def test_activity_feed_is_the_users_exported_events(con):
     evs = exported(con, D1, D3)
     ids = sorted({e.distinct_id for e in evs if e.distinct_id.startswith("u_")})[:3]
-    expected = sorted((e.distinct_id, e.event, e.t, json.dumps(e.props, sort_keys=True))
+    # The activity stream serves times in seconds (the export here was asked for milliseconds).
+    expected = sorted((e.distinct_id, e.event, e.t, json.dumps({**e.props, "time": e.t}, sort_keys=True))
                       for e in evs if e.distinct_id in ids)
     got = rows(con, f"SELECT distinct_id, event, epoch(time)::BIGINT, properties::VARCHAR FROM mp_activity({ids!r}, "
                     f"from_date := '2024-03-04', to_date := '2024-03-06')")

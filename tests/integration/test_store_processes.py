@@ -83,5 +83,5 @@ def test_two_processes_syncing_and_querying_share_one_budget_and_one_store(emula
     # The query's answer is the deduplicated export of its days, whichever process fetched them.
     from tests.integration.test_export import deduped
 
-    expected = len(deduped(emulator.dataset.export_records(dt.date(2024, 3, 3), dt.date(2024, 3, 7))))
+    expected = len(deduped(emulator.dataset.export_records(dt.date(2024, 3, 3), dt.date(2024, 3, 7), time_in_ms=True)))
     assert outputs[2][0].splitlines()[1] == str(expected)
