@@ -348,7 +348,7 @@ def _private_connection(scratch: Path, zone: str = "UTC") -> duckdb.DuckDBPyConn
     change: DuckDB's reading of a local time)."""
     con = duckdb.connect(config={"threads": 2, "preserve_insertion_order": True,
                                  "autoinstall_known_extensions": False, "temp_directory": str(scratch / "spill")})
-    con.execute(f"SET TimeZone = {sql_string(zone)}")
+    con.execute(f"SET GLOBAL TimeZone = {sql_string(zone)}")  # GLOBAL: its cursors (write_days, read) too
     return con
 
 

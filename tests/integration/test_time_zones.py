@@ -192,3 +192,40 @@ def test_los_angeles_days_around_the_change_to_daylight_time_follow_local_days()
         assert {d: float(n) for d, n in local.items()} == live and len(live) == 4
         day = dt.datetime(2024, 3, 10)
         assert local[day] < local[day + dt.timedelta(days=1)] or live[day] == local[day]
+
+
+def test_a_legacy_projects_held_days_give_the_same_rows(projects: dict[str, Emulator],
+                                                       exported: dict[str, list[tuple]]) -> None:
+    emu = projects["tokyo_legacy"]
+    con = connect(emu)
+    lo, hi = EXPORT_RANGE["tokyo_legacy"]
+    query = f"SELECT event, epoch_ms(time), distinct_id, insert_id FROM mp_export('{lo}', '{hi}') ORDER BY ALL"
+    assert con.execute(query).fetchall() == exported["tokyo_legacy"]
+    emu.reset()
+    assert con.execute(query).fetchall() == exported["tokyo_legacy"]
+    assert export_requests(emu) == []  # every day came from the store
+    assert con.execute("SELECT min(date), max(date) FROM mp_store()").fetchone() == (dt.date(2024, 3, 28),
+                                                                                   dt.date(2024, 4, 1))
+
+
+def test_a_legacy_project_across_the_autumn_clock_change() -> None:
+    """Los Angeles left daylight time at 02:00 on 2024-11-03, so 01:00-02:00 happened twice. A legacy project
+    stored wall-clock times, and mpsql reads a repeated one as its later (standard-time) instant: the events of
+    the first 01:00-02:00 come back an hour late, every other event exactly (README, "Time zones")."""
+    common = {"seed": 4, "today": dt.date(2024, 11, 5), "days": 3, "users": 40,
+              "rate_limits": ServerLimits.unlimited()}
+    with Emulator(**common) as utc, Emulator(**common, timezone="America/Los_Angeles", legacy_time=True) as legacy:
+        rows = {}
+        for name, emu, (lo, hi) in (("utc", utc, ("2024-11-02", "2024-11-04")),
+                                    ("legacy", legacy, ("2024-11-01", "2024-11-04"))):
+            con = connect(emu)
+            context_of(con).today = lambda: dt.date(2024, 11, 5)
+            context_of(con).now = lambda: dt.datetime(2024, 11, 5, 12, tzinfo=dt.UTC).timestamp()
+            rows[name] = sorted(con.execute(f"SELECT insert_id, event, epoch_ms(time) FROM mp_export('{lo}', '{hi}', "
+                                            "dedupe := false) WHERE insert_id IS NOT NULL").fetchall())
+            con.close()
+        first_hour = (int(dt.datetime(2024, 11, 3, 8, tzinfo=dt.UTC).timestamp()) * 1000,  # 01:00 PDT
+                      int(dt.datetime(2024, 11, 3, 9, tzinfo=dt.UTC).timestamp()) * 1000)  # 02:00 PDT = 01:00 PST
+        shifted = sorted((i, e, t + 3_600_000 if first_hour[0] <= t < first_hour[1] else t) for i, e, t in rows["utc"])
+        assert rows["legacy"] == shifted
+        assert sum(1 for _, _, t in rows["utc"] if first_hour[0] <= t < first_hour[1]) > 0
