@@ -7,6 +7,7 @@ import gzip
 import json
 
 import httpx
+import pytest
 from emu_helpers import export_params, raw_get
 
 from mpsql.emulator import Emulator
@@ -182,3 +183,40 @@ def test_the_request_log_shows_the_days_each_export_covered(emu: Emulator, clien
     d1, d2 = emu.dataset.last_date - dt.timedelta(days=1), emu.dataset.last_date
     client.get(EXPORT, params=export_params(emu, from_date=d1.isoformat(), to_date=d2.isoformat()))
     assert [r.days for r in emu.requests if r.path == EXPORT] == [f"{d1}..{d2}"]
+
+
+def test_time_in_ms_serves_milliseconds_and_seconds_otherwise(emu: Emulator, client: httpx.Client) -> None:
+    seconds = lines_of(client.get(EXPORT, params=export_params(emu)).text)
+    ms = lines_of(client.get(EXPORT, params=export_params(emu, time_in_ms="true")).text)
+    assert len(ms) == len(seconds) > 100
+    assert all(m["properties"]["time"] // 1000 == s["properties"]["time"] for m, s in zip(ms, seconds, strict=True))
+    assert any(m["properties"]["time"] % 1000 for m in ms)  # real milliseconds, not seconds scaled up
+    assert {k for m, s in zip(ms, seconds, strict=True) for k in m["properties"]
+            if m["properties"][k] != s["properties"][k]} == {"time"}
+
+
+def test_a_project_time_zone_and_legacy_time() -> None:
+    """A legacy project (Asia/Tokyo) exports Tokyo days with Tokyo wall-clock times; a project in Los Angeles
+    created since 2023 exports UTC days with true epochs, and /me names each one's zone."""
+    kw = {"seed": 3, "today": dt.date(2024, 4, 1), "days": 2, "users": 30}
+    with Emulator(**kw) as utc, Emulator(**kw, timezone="America/Los_Angeles") as la, \
+            Emulator(**kw, timezone="Asia/Tokyo", legacy_time=True) as tokyo:
+        def export(emu: Emulator, day: str) -> list[dict]:
+            c = emu.credentials
+            with httpx.Client(base_url=emu.url, auth=(c.username, c.secret)) as cl:
+                assert cl.get("/api/app/me").json()["results"]["projects"][str(c.project_id)]["timezone"] == \
+                    emu.project_time.name
+                return lines_of(cl.get(EXPORT, params=export_params(emu, from_date=day, to_date=day,
+                                                                     time_in_ms="true")).text)
+        assert export(la, "2024-03-31") == export(utc, "2024-03-31")
+        nine = 9 * 3_600_000
+        tokyo_day = [(r["event"], r["properties"]["time"] - nine) for r in export(tokyo, "2024-03-31")]
+        true_times = [(r["event"], r["properties"]["time"]) for day in ("2024-03-30", "2024-03-31")
+                      for r in export(utc, day)]
+        lo = int(dt.datetime(2024, 3, 30, 15, tzinfo=dt.UTC).timestamp()) * 1000  # Tokyo midnight of the 31st
+        assert tokyo_day == [(e, t) for e, t in true_times if lo <= t < lo + 86_400_000] and len(tokyo_day) > 50
+
+
+def test_an_unknown_time_zone_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        Emulator(days=1, users=5, timezone="Mars/Olympus")

@@ -498,3 +498,35 @@ def test_a_project_id_beyond_64_bits_is_refused_wherever_it_comes_from(tmp_path,
 def test_a_blank_username_is_refused_not_turned_into_a_legacy_account():
     with pytest.raises(ConfigError, match="username is blank"):
         Account("acct", "   ", Secret(SECRET), 1)
+
+
+# --- time zone settings ------------------------------------------------------------------------------------
+
+
+def test_timezone_and_legacy_time_are_read_checked_and_kept_on_rewrite(tmp_path):
+    path = write_config(tmp_path / "config.toml", f"""
+[accounts.old]
+username = "sa.old"
+secret = "{SECRET}"
+project_id = 7
+timezone = "Asia/Tokyo"
+legacy_time = true
+""")
+    store = ConfigStore(path)
+    account = store.get("old")
+    assert (account.timezone, account.legacy_time) == ("Asia/Tokyo", True)
+    assert "time zone Asia/Tokyo" in account.describe() and "legacy time" in account.describe()
+    # mpsql auth add of the same name (which knows nothing of time zones) keeps what the user set by hand
+    store.add(Account("old", "sa.old", Secret(OTHER_SECRET), 7))
+    again = ConfigStore(path).get("old")
+    assert (again.timezone, again.legacy_time, again.secret.reveal()) == ("Asia/Tokyo", True, OTHER_SECRET)
+
+
+@pytest.mark.parametrize(("kwargs", "needle"), [
+    ({"timezone": "Mars/Olympus"}, "timezone must be an IANA time zone name"),
+    ({"timezone": 9}, "timezone must be an IANA time zone name"),
+    ({"legacy_time": "yes"}, "legacy_time must be true or false"),
+])
+def test_bad_time_zone_settings_name_the_key(kwargs, needle):
+    with pytest.raises(ConfigError, match=needle):
+        Account("acct", "sa.x", Secret(SECRET), 1, **kwargs)
