@@ -7,8 +7,8 @@ over days of its zone; ``mp_export`` turns them back into true UTC instants.
 Where the answers come from:
 
 - the time zone: the account's ``timezone`` setting; else ``GET /api/app/me`` (the project's ``timezone``), kept in
-  the response cache like discovery answers and asked only when the zone matters (a ``to_date`` of today or
-  tomorrow in UTC, ``mp_project()``, a legacy project without a ``timezone`` setting). A project secret cannot
+  the response cache like discovery answers and asked only when the zone matters (a ``to_date`` of today in
+  UTC, ``mp_project()``, a legacy project without a ``timezone`` setting; ``project_today``). A project secret cannot
   call the App API, so without the setting its project is taken to be in UTC;
 - legacy time mode: the account's ``legacy_time`` setting (default false). Mixpanel documents no field of
   ``/me`` that tells a legacy project, so it is never guessed.
@@ -75,16 +75,24 @@ def me_project(client: MixpanelClient, answer: dict[str, Any]) -> dict[str, Any]
     return project if isinstance(project, dict) else {}
 
 
-def clock(client: MixpanelClient, *, ask: bool = True) -> ProjectClock:
-    """The project's clock: from the account's settings, else (with ``ask``) from ``/me``, else UTC."""
+def clock(client: MixpanelClient, *, ask: bool = True, cached: bool = False) -> ProjectClock:
+    """The project's clock: from the account's settings, else from ``/me`` (with ``ask``; with ``cached`` only
+    an answer the response cache already holds, however old, so no request), else UTC."""
     account = client.account
     legacy = bool(account.legacy_time)
     if account.timezone is not None:
         return ProjectClock(account.timezone, legacy, "account")
-    if not ask or account.is_legacy:  # a project secret cannot call the App API
+    if not (ask or cached) or account.is_legacy:  # a project secret cannot call the App API
         return ProjectClock(UTC, legacy, "assumed")
     try:
-        zone = me_project(client, me(client)).get("timezone")
+        if ask:
+            answer = me(client)
+        else:
+            body = client.peek_json("app", "/me")
+            answer = body.get("results") if isinstance(body, dict) else None
+            if not isinstance(answer, dict):
+                return ProjectClock(UTC, legacy, "assumed")
+        zone = me_project(client, answer).get("timezone")
     except MpsqlError as exc:
         client.notice(f"the project's time zone could not be read from /api/app/me ({exc}); taking UTC. Set "
                       "timezone = \"<IANA name>\" on the account to say it")
@@ -98,16 +106,17 @@ def clock(client: MixpanelClient, *, ask: bool = True) -> ProjectClock:
 def project_today(ctx: Context, client: MixpanelClient | None, to_date: dt.date | None = None) -> dt.date:
     """Today in the project's time zone (a ``ProjectDay``), as the "not in the future" rule needs it.
 
-    Every zone's today is UTC's today, the day before or the day after, so the zone is looked up (maybe asking
-    ``/me``) only when ``to_date`` is today or tomorrow in UTC; otherwise a zone already known (the account's
-    setting) is used, else UTC's today, which gives the same verdict. The UTC today is ``ctx.today()`` (the clock
-    tests pin); the zone's offset from it is read at ``ctx.now()``.
+    Every zone's today is UTC's today, the day before or the day after, so the zone is looked up only when
+    ``to_date`` is today or tomorrow in UTC: for today (valid in UTC, perhaps not yet in the project's zone)
+    ``/me`` may be asked; for tomorrow (in the future for most projects) only the account's setting or a cached
+    ``/me`` answer count, so such a date is refused before any request unless the zone is known to allow it.
+    Otherwise UTC's today gives the same verdict. The UTC today is ``ctx.today()`` (the clock tests pin); the
+    zone's offset from it is read at ``ctx.now()``.
     """
     utc = ctx.today()
     if client is None:
         return ProjectDay.of(utc, UTC)
-    matters = to_date is not None and utc <= to_date <= utc + dt.timedelta(days=1)
-    found = clock(client, ask=matters)
+    found = clock(client, ask=to_date == utc, cached=to_date == utc + dt.timedelta(days=1))
     if found.timezone == UTC:
         return ProjectDay.of(utc, UTC)
     now = dt.datetime.fromtimestamp(ctx.now(), dt.UTC)
