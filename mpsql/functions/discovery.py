@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import duckdb
 import pyarrow as pa
 from pydantic import Field
 
 from mpsql.errors import ArgumentError, MpsqlError
 from mpsql.functions._args import Args, Day, ProjectArgs
+from mpsql.functions._context import Context
 from mpsql.functions._reports import expect
 from mpsql.functions._rows import DISCOVERY_TTL, Call, cache_ttl, rows_function
 
@@ -360,13 +360,9 @@ class KnownNames:
         return sorted({p for names in self.by_event.values() for p in names})
 
 
-def known_names(con: duckdb.DuckDBPyConnection) -> KnownNames:
-    """What earlier ``mp_events()`` / ``mp_properties()`` calls left in the cache for ``con``'s account."""
-    from mpsql.connection import context_of
-
-    ctx = context_of(con)
-    if ctx is None:
-        return KnownNames()
+def known_names(ctx: Context) -> KnownNames:
+    """What earlier ``mp_events()`` / ``mp_properties()`` calls left in the cache for the account of ``ctx`` (a
+    connection's ``mpsql.connection.context_of``)."""
     try:
         client = ctx.client("completion", None)
     except MpsqlError:

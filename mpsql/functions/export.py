@@ -45,7 +45,8 @@ from mpsql.api.framing import TERMINATED_EARLY, JsonlBody
 from mpsql.errors import ArgumentError, Cancelled, ConfigError, InvalidResponse, StreamTruncated
 from mpsql.functions._args import Args, Day, Names, check_date_range, parse_call, sql_named
 from mpsql.functions._context import CancelScope, Context, Progress
-from mpsql.functions._duckdb import Binary, Col, In, Lit, Node, sql_string
+from mpsql.functions._duckdb import Among, Compare, Logical, sql_string
+from mpsql.functions._duckdb import Predicate as Node
 from mpsql.functions._spec import TableFunction
 from mpsql.functions.where_sql import UnsupportedWhere, where_to_sql
 from mpsql.store.days import DayStore, HeldDay, Selection, make_scratch, manifest, release_scratch, remove_orphans
@@ -97,29 +98,27 @@ _COMPARE = {"=", "!=", "<", "<=", ">", ">="}
 
 def accepts(node: Node) -> bool:
     """Predicates on ``event`` and ``time`` against literals, combined with AND/OR; applied exactly later."""
-    if isinstance(node, Binary) and node.op in ("AND", "OR"):
+    if isinstance(node, Logical):
         return accepts(node.left) and accepts(node.right)
-    if isinstance(node, Binary) and node.op in _COMPARE:
-        return (isinstance(node.left, Col) and isinstance(node.right, Lit)
-                and node.left.parts[-1] in ("event", "time"))
-    if isinstance(node, In):
-        return (isinstance(node.operand, Col) and node.operand.parts[-1] == "event"
-                and all(isinstance(v, Lit) for v in node.values))
+    if isinstance(node, Compare) and node.op in _COMPARE:
+        return node.column in ("event", "time")
+    if isinstance(node, Among):
+        return node.column == "event"
     return False
 
 
 def _event_names(node: Node) -> set[str] | None:
     """The event names a predicate allows, or None if it does not restrict the event to a list."""
-    if isinstance(node, Binary) and node.op == "=" and node.left.parts[-1] == "event":
-        return {node.right.value}
-    if isinstance(node, In) and node.operand.parts[-1] == "event":
-        return {v.value for v in node.values}
-    if isinstance(node, Binary) and node.op == "AND":
+    if isinstance(node, Compare) and node.op == "=" and node.column == "event":
+        return {node.value}
+    if isinstance(node, Among) and node.column == "event":
+        return set(node.values)
+    if isinstance(node, Logical) and node.op == "AND":
         left, right = _event_names(node.left), _event_names(node.right)
         if left is None or right is None:
             return left if right is None else right
         return left & right
-    if isinstance(node, Binary) and node.op == "OR":
+    if isinstance(node, Logical) and node.op == "OR":
         left, right = _event_names(node.left), _event_names(node.right)
         return None if left is None or right is None else left | right
     return None
@@ -127,13 +126,13 @@ def _event_names(node: Node) -> set[str] | None:
 
 def _time_bounds(node: Node) -> tuple[int | None, int | None]:
     """The (lowest, highest) microsecond epoch a predicate allows for ``time``; None where unbounded."""
-    if isinstance(node, Binary) and node.op == "AND":
+    if isinstance(node, Logical) and node.op == "AND":
         (lo1, hi1), (lo2, hi2) = _time_bounds(node.left), _time_bounds(node.right)
         los = [v for v in (lo1, lo2) if v is not None]
         his = [v for v in (hi1, hi2) if v is not None]
         return (max(los) if los else None, min(his) if his else None)
-    if isinstance(node, Binary) and node.op in (">", ">=", "<", "<=", "=") and node.left.parts[-1] == "time":
-        value = node.right.value
+    if isinstance(node, Compare) and node.op in (">", ">=", "<", "<=", "=") and node.column == "time":
+        value = node.value
         if not isinstance(value, int):
             return (None, None)
         lo = value if node.op in (">", ">=", "=") else None
@@ -745,7 +744,7 @@ class Fetcher:
 
 
 def _version() -> str:
-    from mpsql import __version__
+    from mpsql.version import __version__
 
     return __version__
 

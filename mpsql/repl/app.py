@@ -1,6 +1,6 @@
 """The REPL session: a connection, how results are shown, the prompt, and what a submitted buffer does.
 
-Statements run through ``mpsql.cli.main.run_statement``, the same path as ``mpsql -c``: Ctrl-C while one runs
+Statements run through ``mpsql.cli.runner.run_statement``, the same path as ``mpsql -c``: Ctrl-C while one runs
 stops DuckDB and the mp_* source (and with it the HTTP transfer), and the REPL returns to the prompt. At the
 prompt, Ctrl-C clears the line and Ctrl-D exits.
 """
@@ -30,7 +30,8 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.sql import PostgresLexer
 
-from mpsql.cli.main import (
+from mpsql.cli.render import ProgressLine, write_result
+from mpsql.cli.runner import (
     EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -40,7 +41,6 @@ from mpsql.cli.main import (
     report_failure,
     run_statement,
 )
-from mpsql.cli.render import ProgressLine, write_result
 from mpsql.config import Account
 from mpsql.connection import context_of
 from mpsql.errors import ConfigError, MpsqlError
@@ -57,9 +57,10 @@ _DISCOVERY = ("mp_events", "mp_properties")
 
 def cached_names(con: duckdb.DuckDBPyConnection) -> NamesProvider:
     """The event and property names completion offers: what mp_events()/mp_properties() cached, no request."""
-    from mpsql.functions.discovery import known_names
+    from mpsql.functions.discovery import KnownNames, known_names
 
-    return known_names(con)
+    ctx = context_of(con)
+    return known_names(ctx) if ctx is not None else KnownNames()
 
 
 class Repl:

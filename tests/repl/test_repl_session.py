@@ -15,7 +15,7 @@ from prompt_toolkit.output import DummyOutput
 
 from mpsql import __version__
 from mpsql.api.client import REQUEST_LOG
-from mpsql.cli.main import EXIT_CONFIG
+from mpsql.cli.runner import EXIT_CONFIG
 from mpsql.config import Account, Secret
 from mpsql.emulator import Emulator
 from mpsql.repl.app import cached_names, run_repl
