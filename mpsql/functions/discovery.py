@@ -17,6 +17,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field
 
+from mpsql.api.retry import RetryPolicy
 from mpsql.errors import ArgumentError, MpsqlError
 from mpsql.functions._args import Args, Day, ProjectArgs
 from mpsql.functions._context import Context
@@ -358,6 +359,25 @@ class KnownNames:
         if event is not None:
             return list(self.by_event.get(event, []))
         return sorted({p for names in self.by_event.values() for p in names})
+
+
+NAMES_REFRESH = 86_400.0  # completion's own load of event names: at most once a day (unless $MPSQL_CACHE_TTL)
+
+
+def load_event_names(ctx: Context) -> bool:
+    """Make sure the cache holds the project's event names for completion: nothing when it holds some younger
+    than a day (``$MPSQL_CACHE_TTL`` if set), else one request, one attempt, stored as ``mp_events()`` stores it.
+
+    False, without a request, when there is no account or caching is off; an HTTP failure is raised."""
+    ttl = cache_ttl(NAMES_REFRESH)
+    if ttl is None:
+        return False
+    try:
+        client = ctx.client("completion", None, retry=RetryPolicy(max_attempts=1))
+    except MpsqlError:
+        return False
+    client.fetch_json("query", "/events/names", events_params(), cache_ttl=ttl)
+    return True
 
 
 def known_names(ctx: Context) -> KnownNames:

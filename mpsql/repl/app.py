@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -85,6 +86,7 @@ class Repl:
         self.history = history if history is not None else InMemoryHistory()
         self.cancel = Cancellation(ProgressLine(self.err) if self.err.isatty() else None)
         self._names = names
+        self.names_loader: threading.Thread | None = None  # the background load of event names, if one ran
         self._account, self._demo = account, demo
         self.database = database
         self.con = self._connect(database)
@@ -105,6 +107,29 @@ class Repl:
             self.completer.catalog = Catalog.load(self.con)
         if names:
             self.completer.names = self._names(self.con)
+            self._load_names()
+
+    def _load_names(self) -> None:
+        """With no event names cached, load them on a thread (typing never waits): at most one request, and at
+        most once a day (``load_event_names``); none without an account. Completion offers them once there."""
+        if self.completer.names.events or (self.names_loader is not None and self.names_loader.is_alive()):
+            return
+        ctx = context_of(self.con)
+        if ctx is None or self.account() is None:
+            return
+        con = self.con
+
+        def load() -> None:
+            from mpsql.functions.discovery import load_event_names
+
+            try:
+                if load_event_names(ctx) and self.con is con:
+                    self.completer.names = self._names(con)
+            except Exception:  # offline, no access, closed meanwhile: completion keeps its hint
+                pass
+
+        self.names_loader = threading.Thread(target=load, name="mpsql-names", daemon=True)
+        self.names_loader.start()
 
     def switch_account(self, name: str) -> None:
         """``.account NAME``: reinstall the mp_* functions on this connection with another account."""
