@@ -28,7 +28,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 import httpx
 
 from mpsql.api.cache import ResponseCache
-from mpsql.api.ratelimit import Budget, Ledger, RateLimits, budget_for
+from mpsql.api.ratelimit import Budget, CancelFlag, Ledger, RateLimits, budget_for
 from mpsql.api.regions import Family, base_url
 from mpsql.api.retry import DEFAULT_IDLE_TIMEOUT, ENV_DEADLINE, ENV_IDLE, RetryPolicy, env_seconds, parse_retry_after
 from mpsql.api.watch import OutOfTime, Watch, watch_client
@@ -59,13 +59,6 @@ class Sink(Protocol):
 
 
 S = TypeVar("S", bound=Sink)
-
-
-class CancelFlag(Protocol):
-    """What stops a request early: a ``threading.Event`` or anything with its ``is_set`` and ``wait``."""
-
-    def is_set(self) -> bool: ...
-    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 @dataclass

@@ -77,6 +77,11 @@ class Context:
     _clients: dict[str, MixpanelClient] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def report(self, progress: Progress) -> None:
+        """Pass a statement's progress to the installation's ``on_progress`` (the CLI's progress line), if any."""
+        if self.on_progress is not None:
+            self.on_progress(progress)
+
     def scope(self) -> CancelScope:
         """A cancel flag for one call that ``interrupt`` also sets, numbered so its requests can be told apart."""
         return CancelScope(self.cancel, next(_CALLS))

@@ -89,8 +89,7 @@ class Call(Generic[A]):
         if self.progress is not None:
             self.progress.rows += rows
             self.progress.windows_done += 1
-            if self.ctx.on_progress is not None:
-                self.ctx.on_progress(self.progress)
+            self.ctx.report(self.progress)
 
 
 Producer = Callable[[Call[A]], Iterable[Sequence[Any]]]
