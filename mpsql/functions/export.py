@@ -9,12 +9,13 @@ How a call runs, top to bottom:
 3. ``plan_segments`` splits the days into those the store already holds for this selection (read locally, no
    request) and runs of days to fetch. ``plan_windows`` cuts each run into as few requests as safety allows,
    sized by the project's known density (a one-day probe first when nothing is known yet).
-4. ``Fetcher`` downloads windows, a few at a time, each to a scratch file; the body is parsed by DuckDB's own
-   JSON reader on a private connection, checked line by line (``Window``), and written as one Parquet file per
-   day. A window that fails is downloaded again from scratch before any of its rows are used, so retries never
-   duplicate or lose rows; its days are committed to the store only once whole.
-5. The consumer reads the day files in date order with Mixpanel's dedup rule and the exact predicates applied,
-   as Arrow batches aligned to DuckDB's row groups, so memory stays flat however long the range is.
+4. ``Fetcher`` downloads windows, a few at a time; each body is parsed in parts while it downloads, by DuckDB's
+   own JSON reader on a private connection (one part at a time for the statement: ``ParseLane``), checked line
+   by line (``Window``), and written as one Parquet file per day. A window that fails is downloaded again from
+   scratch before any of its rows are used, so retries never duplicate or lose rows; its days are committed to
+   the store only once whole.
+5. The consumer reads each window (or the held day files) in date order with Mixpanel's dedup rule and the exact
+   predicates applied, as Arrow batches aligned to DuckDB's row groups.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import queue
 import re
@@ -30,7 +32,7 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,8 +225,9 @@ def plan_windows(first: dt.date, last: dt.date, rows_per_day: float | None, *, f
     elif rows_per_day is None:
         return [(first, first)]
     else:
-        per = max(1, int((target or TARGET_WINDOW_ROWS) // max(rows_per_day, 1e-9)))
-        count = -(-total // per)
+        # As many windows as the rows need (29 days of 33k rows are 4 windows of 7-8 days, not 5 of 6: a fifth
+        # would wait for a first to be read before it is even sent), evenly sized.
+        count = min(total, max(1, math.ceil(total * rows_per_day / (target or TARGET_WINDOW_ROWS))))
         sizes = [total // count + (1 if i < total % count else 0) for i in range(count)]  # even: no tiny last one
     out = []
     start = first
@@ -272,12 +275,12 @@ class Density:
         return min(last, start + dt.timedelta(days=32 * max(1, self.days) - 1))
 
 
-# -- one window: download, check, parse, write one Parquet file per day -----------------------------------------
+# -- one window: download, parse as it arrives, check, write one Parquet file per day ----------------------------
 
 # Every line must be a Mixpanel event: an object with a string ``event`` and a ``properties`` object whose ``time``
 # is a number. A time of 1e11 or more cannot be seconds (that is the year 5138): it is read as milliseconds.
 _PARSE = """
-CREATE TABLE w AS
+INSERT INTO w
 SELECT CASE WHEN json_type(event) = 'VARCHAR' THEN event ->> '$' END AS event,
        CASE WHEN json_type(k[1]) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND t > 0 AND t < 1e14
             THEN make_timestamp(CAST(round(t * CASE WHEN t >= 1e11 THEN 1000 ELSE 1000000 END) AS BIGINT))
@@ -299,8 +302,8 @@ FROM (
 """
 
 _EMPTY = """
-CREATE TABLE w (event VARCHAR, time TIMESTAMPTZ, distinct_id VARCHAR, insert_id VARCHAR, processed DOUBLE,
-                duplicate BOOLEAN, properties JSON)
+CREATE OR REPLACE TABLE w (event VARCHAR, time TIMESTAMPTZ, distinct_id VARCHAR, insert_id VARCHAR,
+                           processed DOUBLE, duplicate BOOLEAN, properties JSON)
 """
 
 # Mixpanel's rule (docs/mixpanel-api.md, duplicates): one row per (event, distinct_id, time, $insert_id), the copy
@@ -319,6 +322,10 @@ UPDATE w SET duplicate = true WHERE rowid IN (
 
 _DAY_COLUMNS = "event, time, distinct_id, insert_id, properties, duplicate"
 
+# A body is parsed in parts of about this much JSON while the rest of it downloads, so a response that streams at
+# a bounded rate (as Mixpanel's do) costs little more than its download. Parts end on line boundaries.
+PART_BYTES = 16 << 20
+
 
 def _private_connection(scratch: Path) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection of mpsql's own (never the user's), in UTC, spilling to the statement's scratch folder."""
@@ -328,8 +335,33 @@ def _private_connection(scratch: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+@dataclass
+class _Part:
+    """A run of whole lines of one attempt's body, in a file of its own until it is parsed and checked."""
+
+    path: Path
+    first_line: int  # index in the whole body of its first line (= the rowid of its first row in ``w``)
+    lines: int
+    last: bool = False
+
+
+class ParseLane:
+    """Runs the parts of a statement's windows one at a time, in the order they arrive: a parse takes both cores,
+    so two at once would only slow each other, while parts of windows still downloading wait their turn."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="mpsql-parse")
+
+    def submit(self, work: Callable[[], None]) -> Future[None]:
+        return self._pool.submit(work)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 class Window:
-    """One request's rows: its body on disk, then checked and deduplicated in a private DuckDB table ``w``.
+    """One request's rows: its body parsed part by part as it downloads into a private DuckDB table ``w``, then,
+    once whole, checked and deduplicated.
 
     Two parties share the parsed rows: the reader (the statement, via ``read``) and the writer (``write_days``,
     one Parquet file per day for the store), at the same time on two cursors; each calls ``release`` when done.
@@ -337,8 +369,8 @@ class Window:
 
     def __init__(self, scratch: Path, index: int, first: dt.date, last: dt.date, selection: Selection, *,
                  redact: Callable[[str, int], str] = lambda text, limit: text[:limit], version: str = "",
-                 clock: Callable[[], float] = time.time,
-                 turn: Callable[[int], contextlib.AbstractContextManager[None]] | None = None) -> None:
+                 clock: Callable[[], float] = time.time, lane: ParseLane | None = None,
+                 part_bytes: int = PART_BYTES) -> None:
         self.scratch = scratch
         self.first, self.last = first, last
         self.span = f"{first}..{last}"
@@ -350,24 +382,32 @@ class Window:
         self._redact = redact  # DuckDB's parse errors quote the offending value, which may echo the secret
         self._version = version
         self._clock = clock
-        self._turn = turn or (lambda index: contextlib.nullcontext())
-        self._path = scratch / f"window-{index}.jsonl"
+        self._own_lane = lane is None
+        self._lane = lane or ParseLane()
+        self._part_bytes = part_bytes
+        self._attempt = 0
         self._file: Any = None
+        self._part: _Part | None = None  # being written
+        self._part_start = 0  # body bytes before it
+        self._parts: list[Future[None]] = []  # this attempt's parts, submitted to the lane
         self._inflate: Any = None
         self.wire_bytes = 0  # as sent (compressed), for the progress line
-        self.con: duckdb.DuckDBPyConnection | None = None  # holds the parsed rows (table w) once whole
+        self.con: duckdb.DuckDBPyConnection | None = None  # holds the rows (table w)
         self.parsed = threading.Event()  # set once the rows may be read
         self._shares = 2  # the reader's and the writer's: the rows are dropped when both are done
         self._lock = threading.Lock()
 
-    # The client calls this once per attempt: every attempt starts from an empty file.
+    # The client calls this once per attempt: every attempt starts from nothing.
     def __call__(self, gzip: bool) -> Window:
-        self._close_file()
-        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        self._file = os.fdopen(fd, "wb")
-        self.body = JsonlBody(self._file, gzip=False, endpoint="export")
-        # A gzip body is inflated as it arrives (a core that would otherwise wait on the network): DuckDB reads a
-        # plain file with both cores, a gzip file with one.
+        self._settle()
+        if self.con is None:
+            self.con = _private_connection(self.scratch)
+        self.con.execute(_EMPTY)  # drops what an earlier attempt parsed
+        self._attempt += 1
+        self._part_start = 0
+        self.body = JsonlBody(_PartSink(self), gzip=False, endpoint="export")
+        self._open_part()
+        # A gzip body is inflated as it arrives (a core that would otherwise wait on the network).
         self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
         self.wire_bytes = 0
         return self
@@ -377,37 +417,34 @@ class Window:
         self.wire_bytes += len(chunk)
         if self._inflate is None:
             self.body.feed(chunk)
-            return
-        while chunk:
-            if self._inflate.eof:  # gzip members back to back make one body
-                self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            try:
-                self.body.feed(self._inflate.decompress(chunk))
-            except zlib.error as exc:
-                raise StreamTruncated(f"export: the gzip body of {self.span} is corrupt ({exc})") from None
-            chunk = self._inflate.unused_data if self._inflate.eof else b""
+        else:
+            while chunk:
+                if self._inflate.eof:  # gzip members back to back make one body
+                    self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                try:
+                    self.body.feed(self._inflate.decompress(chunk))
+                except zlib.error as exc:
+                    raise StreamTruncated(f"export: the gzip body of {self.span} is corrupt ({exc})") from None
+                chunk = self._inflate.unused_data if self._inflate.eof else b""
+        # The file holds whole lines only (the body keeps a line's start until its end arrives): cut it here.
+        if self.body.bytes - self._part_start >= self._part_bytes:
+            self._cut(last=False)
+        for part in self._parts:  # a part that failed fails the attempt now, not after the rest downloads
+            if part.done() and part.exception() is not None:
+                part.result()
 
     def finish(self) -> None:
         """Prove the body whole and well formed (the client retries the request if not), then hold its rows."""
-        assert self.body is not None
+        assert self.body is not None and self.con is not None
         if self._inflate is not None and self.wire_bytes and not self._inflate.eof:
             raise StreamTruncated(f"export: the gzip body of {self.span} ended early")
         self.body.finish()
-        self._close_file()
+        self._cut(last=True)
+        for part in self._parts:
+            part.result()
         self.fetched_at = self._clock()
-        with self._turn(self.index):
-            con = _private_connection(self.scratch)
-            try:
-                self._parse(con)
-                self._check(con)
-                con.execute(_MARK_DUPLICATES)
-            except BaseException:
-                con.close()
-                raise
-            finally:
-                with contextlib.suppress(OSError):
-                    os.unlink(self._path)
-        self.con = con
+        self.rows = self.con.execute("SELECT count(*) FROM w").fetchone()[0]  # type: ignore[index]
+        self.con.execute(_MARK_DUPLICATES)
 
     def read(self, rows: RowFilter, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
         """The window's rows that pass ``rows``, in the body's order."""
@@ -463,43 +500,96 @@ class Window:
             if con is not None:
                 self.con = None
         if con is not None:
+            self._settle()
             con.close()
+            if self._own_lane:
+                self._lane.close()
 
-    def _parse(self, con: duckdb.DuckDBPyConnection) -> None:
-        body = self.body
-        assert body is not None
+    def close(self) -> None:
+        """The download is over (done or failed): no part of it is parsed any more."""
+        self._settle()
+
+    # -- parts ------------------------------------------------------------------------------------------------
+
+    def _open_part(self) -> None:
+        assert self.body is not None
+        path = self.scratch / f"window-{self.index}-{self._attempt}-{len(self._parts)}.jsonl"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        self._file = os.fdopen(fd, "wb")
+        self._part = _Part(path, self.body.lines, 0)
+
+    def _cut(self, *, last: bool) -> None:
+        """Hand the part written so far to the lane (an empty last part only if the body had no line at all)."""
+        assert self.body is not None and self._part is not None
+        part, self._part = self._part, None
+        self._file.close()
+        self._file = None
+        part.lines, part.last = self.body.lines - part.first_line, last
+        if part.lines:
+            self._parts.append(self._lane.submit(lambda: self._parse(part)))
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(part.path)
+        self._part_start = self.body.bytes
+        if not last:
+            self._open_part()
+
+    def _settle(self) -> None:
+        """Close the part being written and wait for (or call off) the parts handed to the lane."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._part is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._part.path)
+            self._part = None
+        for part in self._parts:
+            part.cancel()
+        for part in self._parts:
+            with contextlib.suppress(BaseException):
+                part.result()
+        self._parts = []
+
+    def _parse(self, part: _Part) -> None:
+        """Parse one part into ``w`` and check its rows (runs on the lane)."""
+        con = self.con
+        assert con is not None
         try:
-            if body.lines:
-                con.execute(_PARSE, [str(self._path)])
-            else:  # an empty body: DuckDB cannot read anything from an empty file
-                con.execute(_EMPTY)
-        except (duckdb.Error, UnicodeDecodeError) as exc:
-            # (DuckDB's message quotes the bad bytes; when they are not UTF-8, reading the message itself fails.)
-            first = self._redact(str(exc).splitlines()[0].replace(str(self._path), "<body>"), 500)
-            if "maximum_object_size" in first:
-                # Not something a second download would mend: Mixpanel caps an event at 1 MB.
-                raise InvalidResponse(f"export: the body of {self.span} holds a record larger than 16 MB") from None
-            shape = re.search(r"transform error .* in line (\d+)", first)
-            if shape:  # well-formed JSON of the wrong shape (a list, a string, a number): not a cut body
-                number = int(shape.group(1))
-                raise InvalidResponse(f"export: line {number} of the body for {self.span} is not a Mixpanel event "
-                                      f"(an object with an 'event' name and 'properties' holding a numeric 'time'): "
-                                      f"{self._redact(_line(self._path, number - 1), 300)}") from None
-            if _ends_terminated_early(self._path):
-                first = "Mixpanel ended the body with 'terminated early'"
-            # A cut or corrupt gzip stream, a line cut short, junk such as a proxy's error page: fetch it again.
-            raise StreamTruncated(f"export: the body of {self.span} is not whole JSONL ({first})") from None
-        self.rows = con.execute("SELECT count(*) FROM w").fetchone()[0]  # type: ignore[index]
+            try:
+                con.execute(_PARSE, [str(part.path)])
+            except (duckdb.Error, UnicodeDecodeError) as exc:
+                raise self._parse_error(exc, part) from None
+            self._check(con, part)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(part.path)
 
-    def _check(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _parse_error(self, exc: BaseException, part: _Part) -> InvalidResponse | StreamTruncated:
+        # (DuckDB's message quotes the bad bytes; when they are not UTF-8, reading the message itself fails.)
+        first = self._redact(str(exc).splitlines()[0].replace(str(part.path), "<body>"), 500)
+        if "maximum_object_size" in first:
+            # Not something a second download would mend: Mixpanel caps an event at 1 MB.
+            return InvalidResponse(f"export: the body of {self.span} holds a record larger than 16 MB")
+        shape = re.search(r"transform error .* in line (\d+)", first)
+        if shape:  # well-formed JSON of the wrong shape (a list, a string, a number): not a cut body
+            number = int(shape.group(1))
+            return InvalidResponse(f"export: line {part.first_line + number} of the body for {self.span} is not a "
+                                   f"Mixpanel event (an object with an 'event' name and 'properties' holding a "
+                                   f"numeric 'time'): {self._redact(_line(part.path, number - 1), 300)}")
+        if part.last and _ends_terminated_early(part.path):
+            first = "Mixpanel ended the body with 'terminated early'"
+        # A cut or corrupt gzip stream, a line cut short, junk such as a proxy's error page: fetch it again.
+        return StreamTruncated(f"export: the body of {self.span} is not whole JSONL ({first})")
+
+    def _check(self, con: duckdb.DuckDBPyConnection, part: _Part) -> None:
         """Every row is an event of one of the requested days; otherwise the window fails, naming the line."""
         bad, low, high = con.execute(
             "SELECT min(rowid) FILTER (WHERE event IS NULL OR time IS NULL), "
             "min(time) FILTER (WHERE CAST(time AS DATE) NOT BETWEEN ? AND ?), "
-            "max(time) FILTER (WHERE CAST(time AS DATE) NOT BETWEEN ? AND ?) FROM w",
-            [self.first, self.last, self.first, self.last]).fetchone()  # type: ignore[misc]
+            "max(time) FILTER (WHERE CAST(time AS DATE) NOT BETWEEN ? AND ?) FROM w WHERE rowid >= ?",
+            [self.first, self.last, self.first, self.last, part.first_line]).fetchone()  # type: ignore[misc]
         if bad is not None:
-            line = _line(self._path, bad)
+            line = _line(part.path, bad - part.first_line)
             raise InvalidResponse(f"export: line {bad + 1} of the body for {self.span} is not a Mixpanel event "
                                   f"(an object with an 'event' name and 'properties' holding a numeric 'time'): "
                                   f"{self._redact(line, 300)}")
@@ -507,13 +597,18 @@ class Window:
             raise InvalidResponse(f"export: the response for {self.span} holds events outside those days "
                                   f"({low} .. {high})")
 
-    def _close_file(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
 
-    def close(self) -> None:
-        self._close_file()
+class _PartSink:
+    """The file the body writes its whole lines to: the window's current part."""
+
+    def __init__(self, window: Window) -> None:
+        self._window = window
+
+    def write(self, data: bytes) -> None:
+        self._window._file.write(data)
+
+    def writelines(self, parts: Iterable[bytes]) -> None:
+        self._window._file.writelines(parts)
 
 
 def _line(path: Path, index: int) -> str:
@@ -608,28 +703,6 @@ def _as_schema(batch: pa.RecordBatch, names: Sequence[str]) -> pa.RecordBatch:
 
 # -- fetching windows, a few at a time ---------------------------------------------------------------------------
 
-class Turnstile:
-    """Windows are parsed one at a time and in order, while their downloads overlap: a parse takes both cores, so
-    parsing two at once only delays the one the statement needs next."""
-
-    def __init__(self, cancel: CancelScope) -> None:
-        self._next = 0
-        self._cond = threading.Condition()
-        self._cancel = cancel
-
-    @contextlib.contextmanager
-    def turn(self, index: int) -> Iterator[None]:
-        with self._cond:
-            while self._next != index:
-                if self._cancel.is_set():
-                    raise Cancelled(f"{NAME}: cancelled")
-                self._cond.wait(0.05)
-        yield  # a failed parse keeps the turn: the same window is downloaded again and parsed next
-        with self._cond:
-            self._next = index + 1
-            self._cond.notify_all()
-
-
 @dataclass
 class Fetcher:
     """Downloads windows for one statement, up to ``MAX_IN_FLIGHT`` at once, handing them back in order.
@@ -652,7 +725,7 @@ class Fetcher:
     stopped: bool = False  # the gate said no: windows were left unfetched
     _index: int = 0
     _pool: ThreadPoolExecutor | None = None
-    _turnstile: Turnstile | None = None
+    _lane: ParseLane | None = None
 
     def fetch(self, windows: Sequence[tuple[dt.date, dt.date]], *, stored: bool = False) -> Iterator[Window]:
         """The windows in order, each once its rows are checked (with ``stored``, once its days are kept too).
@@ -693,10 +766,10 @@ class Fetcher:
     def _submit(self, first: dt.date, last: dt.date) -> tuple[Window, Future[Window]]:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="mpsql-export")
-        if self._turnstile is None:
-            self._turnstile = Turnstile(self.cancel)
+        if self._lane is None:
+            self._lane = ParseLane()
         window = Window(self.scratch, self._index, first, last, self.selection, redact=self.client.redact,
-                        version=_version(), clock=self.clock, turn=self._turnstile.turn)
+                        version=_version(), clock=self.clock, lane=self._lane)
         self._index += 1
         return window, self._pool.submit(self._download, window)
 
@@ -742,6 +815,8 @@ class Fetcher:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._lane is not None:
+            self._lane.close()
 
 
 def _version() -> str:
