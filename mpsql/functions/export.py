@@ -48,13 +48,13 @@ from mpsql.errors import ArgumentError, Cancelled, ConfigError, InvalidResponse,
 from mpsql.functions._args import Args, Day, Names, check_date_range, parse_call, sql_named
 from mpsql.functions._context import CancelScope, Context, Progress
 from mpsql.functions._duckdb import Binary, Col, In, Lit, Node, sql_string
+from mpsql.functions._rows import BATCH_ROWS
 from mpsql.functions._spec import TableFunction
 from mpsql.functions.where_sql import UnsupportedWhere, where_to_sql
 from mpsql.store.days import DayStore, HeldDay, Selection, make_scratch, manifest, release_scratch, remove_orphans
 
 NAME = "mp_export"
 MAX_EVENTS = 100_000  # Mixpanel's cap on the export `limit` parameter (docs/mixpanel-api.md, export)
-ROW_GROUP = 122_880  # DuckDB's row-group size: smaller batches make a CTAS into a file markedly slower
 
 SCHEMA = pa.schema([
     pa.field("event", pa.string()),
@@ -682,7 +682,7 @@ def _select(con: duckdb.DuckDBPyConnection, source: str, rows: RowFilter,
             columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
     wanted = [name for name in SCHEMA.names if name in columns] or ["event"]
     sql = f"SELECT {', '.join(wanted)} FROM {source} WHERE {rows.sql()}"
-    for batch in con.sql(sql).to_arrow_reader(ROW_GROUP):
+    for batch in con.sql(sql).to_arrow_reader(BATCH_ROWS):
         yield _as_schema(batch, wanted)
 
 
@@ -843,114 +843,147 @@ def start_export(ctx: Context, raw: dict[str, Any], pushed: list[Node],
             if args.store == "local":
                 raise ArgumentError(NAME, "filter", f"cannot be applied to held days: {exc}") from None
             local_where = ""  # held days without this very `where` cannot answer it: they are fetched
-    return _stream(ctx, client, args, plan, store, local_where, tuple(columns) or tuple(SCHEMA.names))
-
-
-def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: ExportPlan, store: DayStore | None,
-            local_where: str, columns: tuple[str, ...]) -> Iterator[pa.RecordBatch]:
     if plan.empty:
-        return
-    want = Selection(plan.events, args.filter or None)
-    now = ctx.now()
-    scratch = store.scratch() if store is not None else _system_scratch()
-    # The held days are pinned (hard-linked into the scratch folder) before planning: another process replacing
-    # one meanwhile cannot change what this statement reads.
-    held = store.pin(_days(plan.from_date, plan.to_date), scratch) if store is not None else {}
+        return iter(())
+    return ExportRun(ctx, client, args, plan, store, local_where, tuple(columns) or tuple(SCHEMA.names)).rows()
 
-    def usable(day: HeldDay) -> bool:
-        if not day.selection.covers(want, where_applies_locally=bool(local_where)):
+
+# What the worker hands the consumer: a fetched window, or held day files, with the filter their rows need.
+_Item = tuple["list[Path] | Window", RowFilter]
+
+
+class ExportRun:
+    """One statement's rows: a worker fetches (or finds held) the days in order while the consumer reads them.
+
+    The worker (``produce``) walks the planned segments: held days are handed on as files, missing days are
+    fetched window by window. The consumer (``rows``) reads each item in turn, applies ``max_events``, reports
+    progress and re-cuts the batches into whole row groups.
+    """
+
+    def __init__(self, ctx: Context, client: MixpanelClient, args: ExportArgs, plan: ExportPlan,
+                 store: DayStore | None, local_where: str, columns: tuple[str, ...]) -> None:
+        self.ctx, self.client, self.args, self.plan, self.store = ctx, client, args, plan, store
+        self.local_where, self.columns = local_where, columns
+        self.want = Selection(plan.events, args.filter or None)
+        self.cancel = ctx.scope()  # set when the consumer stops, or by mpsql.interrupt(con) / Ctrl-C
+        self.ready: queue.Queue[_Item | BaseException | None] = queue.Queue(maxsize=1)
+        self.remaining = args.max_events
+
+    def rows(self) -> Iterator[pa.RecordBatch]:
+        """The statement's batches (lazy: nothing is fetched before the first is asked for)."""
+        now = self.ctx.now()
+        scratch = self.store.scratch() if self.store is not None else _system_scratch()
+        try:
+            # The held days are pinned (hard-linked into the scratch folder) before planning: another process
+            # replacing one meanwhile cannot change what this statement reads.
+            held = self.store.pin(_days(self.plan.from_date, self.plan.to_date), scratch) if self.store else {}
+            segments = plan_segments(self.plan.from_date, self.plan.to_date, held, lambda day: self._usable(day, now))
+            if self.args.store == "local":
+                segments = _held_only(segments, self.plan, self.client.notice)
+            self.progress = Progress(function=NAME, windows_total=sum(1 for s in segments if not s.fetch))
+            # Known from the store's recent days, else learnt from the first window (a probe): one for all runs.
+            self.density = Density.known(self.store.rows_per_day() if self.store is not None else None)
+            self.fetcher = Fetcher(self.client, scratch, _request_params(self.args, self.plan), self.want,
+                                   self.store, self.cancel, self.progress, clock=self.ctx.now)
+            worker = threading.Thread(target=self._produce, args=(segments,), name="mpsql-export", daemon=True)
+            con = _private_connection(scratch)
+            worker.start()
+            try:
+                with contextlib.closing(self._consume(con)) as stream:
+                    yield from _row_groups(stream)
+            finally:
+                self.cancel.set()
+                _drain(self.ready)
+                worker.join(timeout=30)
+                self.fetcher.close()
+                con.close()
+        finally:
+            release_scratch(scratch)
+
+    def _usable(self, day: HeldDay, now: float) -> bool:
+        """Whether a held day may answer this call: it covers the selection and is settled (or fresh enough)."""
+        if not day.selection.covers(self.want, where_applies_locally=bool(self.local_where)):
             return False
-        return args.store == "local" or (args.store == "use" and day.servable(store.settings, now))  # type: ignore[union-attr]
+        assert self.store is not None
+        return self.args.store == "local" or (self.args.store == "use" and day.servable(self.store.settings, now))
 
-    segments = plan_segments(plan.from_date, plan.to_date, held, usable)
-    if args.store == "local":
-        segments = _held_only(segments, plan, client.notice)
-    params = _request_params(args, plan)
-    progress = Progress(function=NAME, windows_total=sum(1 for s in segments if not s.fetch))
-    cancel = ctx.scope()  # set when the consumer stops, or by mpsql.interrupt(con) / Ctrl-C
-    fetcher = Fetcher(client, scratch, params, want, store, cancel, progress, clock=ctx.now)
-    density = Density.known(store.rows_per_day() if store is not None else None)
-    ready: queue.Queue[tuple[list[Path] | Window, RowFilter] | BaseException | None] = queue.Queue(maxsize=1)
-
-    def row_filter(where: str | None) -> RowFilter:
+    def _row_filter(self, where: str | None) -> RowFilter:
         # Rows fetched with the call's `where` (or held under it) were filtered by Mixpanel; rows of a day held
         # whole get the same `where` applied locally.
-        local = local_where if args.filter and where is None else ""
-        return RowFilter(args.dedupe, plan.events, local, plan.exact_sql)
+        local = self.local_where if self.args.filter and where is None else ""
+        return RowFilter(self.args.dedupe, self.plan.events, local, self.plan.exact_sql)
 
-    def produce() -> None:
+    # -- the worker -------------------------------------------------------------------------------------------
+
+    def _produce(self, segments: list[Segment]) -> None:
         try:
             for segment in segments:
-                if not segment.fetch:
+                if segment.fetch:
+                    self._fetch(segment)
+                else:
                     for group in _same_where(segment.held):
-                        _put(ready, ([d.path for d in group], row_filter(group[0].selection.where)), cancel)
-                    continue
-                start = segment.first
-                while start <= segment.last:
-                    windows = density.next_windows(start, segment.last, args.window_days)
-                    progress.windows_total += len(windows)
-                    for window in fetcher.fetch(windows):
-                        density.saw(window.rows, (window.last - window.first).days + 1)
-                        if not _put(ready, (window, row_filter(args.filter or None)), cancel):
-                            window.release()
-                        start = window.last + dt.timedelta(days=1)
-            _put(ready, None, cancel)
+                        _put(self.ready, ([d.path for d in group], self._row_filter(group[0].selection.where)),
+                             self.cancel)
+            _put(self.ready, None, self.cancel)
         except Cancelled:
             pass
         except BaseException as exc:
-            _put(ready, exc, cancel)
+            _put(self.ready, exc, self.cancel)
 
-    worker = threading.Thread(target=produce, name="mpsql-export", daemon=True)
-    remaining = [args.max_events]
-    con = _private_connection(scratch)
+    def _fetch(self, segment: Segment) -> None:
+        """Fetch a run of missing days, planning the windows as the density becomes known."""
+        density = self.density
+        start = segment.first
+        while start <= segment.last:
+            windows = density.next_windows(start, segment.last, self.args.window_days)
+            self.progress.windows_total += len(windows)
+            for window in self.fetcher.fetch(windows):
+                density.saw(window.rows, (window.last - window.first).days + 1)
+                if not _put(self.ready, (window, self._row_filter(self.args.filter or None)), self.cancel):
+                    window.release()
+                start = window.last + dt.timedelta(days=1)
 
-    def batches() -> Iterator[pa.RecordBatch]:
+    # -- the consumer -----------------------------------------------------------------------------------------
+
+    def _consume(self, con: duckdb.DuckDBPyConnection) -> Iterator[pa.RecordBatch]:
         while True:
-            item = _get(ready, cancel)
+            item = _get(self.ready, self.cancel)
             if item is None:
                 return
             if isinstance(item, BaseException):
                 raise item
-            source, rows = item
-            if isinstance(source, Window):
-                stream = source.read(rows, columns)
-                done: Callable[[], None] = source.release
-            else:
-                stream, done = _held_rows(read_days(con, source, rows, columns), source), lambda: None
-            try:
-                for batch in stream:
-                    if cancel.is_set():
-                        raise Cancelled(f"{NAME}: cancelled")
-                    if remaining[0] is not None:
-                        if remaining[0] <= 0:
-                            return
-                        batch = batch.slice(0, remaining[0])
-                        remaining[0] -= batch.num_rows
-                    progress.rows += batch.num_rows
-                    _report(ctx, progress)
-                    yield batch
-                    # Asked for more after a first batch: not a `LIMIT 5`, so further windows may be fetched.
-                    fetcher.demand.set()
-            finally:
-                stream.close()
-                done()
-            fetcher.demand.set()
-            progress.windows_done += 1
-            _report(ctx, progress)
-            if remaining[0] is not None and remaining[0] <= 0:
+            yield from self._read(con, *item)
+            self.fetcher.demand.set()
+            self.progress.windows_done += 1
+            _report(self.ctx, self.progress)
+            if self.remaining is not None and self.remaining <= 0:
                 return
 
-    worker.start()
-    try:
-        with contextlib.closing(batches()) as stream:
-            yield from _row_groups(stream)
-    finally:
-        cancel.set()
-        _drain(ready)
-        worker.join(timeout=30)
-        fetcher.close()
-        con.close()
-        release_scratch(scratch)
+    def _read(self, con: duckdb.DuckDBPyConnection, source: list[Path] | Window,
+              rows: RowFilter) -> Iterator[pa.RecordBatch]:
+        """One item's batches, cut at ``max_events``."""
+        if isinstance(source, Window):
+            stream, done = source.read(rows, self.columns), source.release
+        else:
+            stream = _held_rows(read_days(con, source, rows, self.columns), source)
+            done = lambda: None  # noqa: E731
+        try:
+            for batch in stream:
+                if self.cancel.is_set():
+                    raise Cancelled(f"{NAME}: cancelled")
+                if self.remaining is not None:
+                    if self.remaining <= 0:
+                        return
+                    batch = batch.slice(0, self.remaining)
+                    self.remaining -= batch.num_rows
+                self.progress.rows += batch.num_rows
+                _report(self.ctx, self.progress)
+                yield batch
+                # Asked for more after a first batch: not a `LIMIT 5`, so further windows may be fetched.
+                self.fetcher.demand.set()
+        finally:
+            stream.close()  # type: ignore[attr-defined]
+            done()
 
 
 def _held_rows(batches: Iterator[pa.RecordBatch], files: Sequence[Path]) -> Iterator[pa.RecordBatch]:
@@ -1011,7 +1044,7 @@ def _system_scratch() -> Path:
     return make_scratch(parent)
 
 
-def _row_groups(batches: Iterator[pa.RecordBatch], size: int = ROW_GROUP) -> Iterator[pa.RecordBatch]:
+def _row_groups(batches: Iterator[pa.RecordBatch], size: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
     """The same rows re-cut into whole DuckDB row groups across windows.
 
     Each window ends in a partial batch; handed on as is, a CTAS into a file writes one partial row group per
