@@ -2,8 +2,8 @@
 
 Every request mpsql makes goes through ``MixpanelClient._attempt_loop``: it takes a budget slot, sends
 (``_send_once``), retries 429/5xx/dropped connections under ``RetryPolicy`` and turns the final failure into a
-typed error carrying the HTTP status and Mixpanel's own message, with the secret redacted. A body is only handed back when it arrived
-whole, so callers never see a partial response.
+typed error carrying the HTTP status and Mixpanel's own message, with the secret redacted. A body is only handed
+back when it arrived whole, so callers never see a partial response.
 """
 
 from __future__ import annotations

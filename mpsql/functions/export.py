@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import heapq
+import itertools
 import json
 import math
 import os
@@ -346,17 +348,57 @@ class _Part:
 
 
 class ParseLane:
-    """Runs the parts of a statement's windows one at a time, in the order they arrive: a parse takes both cores,
-    so two at once would only slow each other, while parts of windows still downloading wait their turn."""
+    """Parses the parts of a statement's windows one at a time (a parse takes both cores: two at once would only
+    slow each other), the earliest window's first: the statement reads windows in order, so the window it needs
+    next is whole soonest, and is read while later ones are still parsed."""
 
     def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="mpsql-parse")
+        self._queue: list[tuple[int, int, Future[None], Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread: threading.Thread | None = None
 
-    def submit(self, work: Callable[[], None]) -> Future[None]:
-        return self._pool.submit(work)
+    def submit(self, window: int, work: Callable[[], None]) -> Future[None]:
+        future: Future[None] = Future()
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the parse lane is closed")
+            heapq.heappush(self._queue, (window, next(self._seq), future, work))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="mpsql-parse", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return future
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                _, _, future, work = heapq.heappop(self._queue)
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                work()
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Call off the parts not begun; wait for the one being parsed."""
+        with self._cond:
+            self._closed = True
+            for _, _, future, _ in self._queue:
+                future.cancel()
+            self._queue.clear()
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
 
 
 class Window:
@@ -526,7 +568,7 @@ class Window:
         self._file = None
         part.lines, part.last = self.body.lines - part.first_line, last
         if part.lines:
-            self._parts.append(self._lane.submit(lambda: self._parse(part)))
+            self._parts.append(self._lane.submit(self.index, lambda: self._parse(part)))
         else:
             with contextlib.suppress(OSError):
                 os.unlink(part.path)
