@@ -996,7 +996,7 @@ class ExportRun:
             yield from self._read(con, *item)
             self.fetcher.demand.set()
             self.progress.windows_done += 1
-            _report(self.ctx, self.progress)
+            self.ctx.report(self.progress)
             if self.remaining is not None and self.remaining <= 0:
                 return
 
@@ -1018,7 +1018,7 @@ class ExportRun:
                     batch = batch.slice(0, self.remaining)
                     self.remaining -= batch.num_rows
                 self.progress.rows += batch.num_rows
-                _report(self.ctx, self.progress)
+                self.ctx.report(self.progress)
                 yield batch
                 # Asked for more after a first batch: not a `LIMIT 5`, so further windows may be fetched.
                 self.fetcher.demand.set()
@@ -1111,11 +1111,6 @@ def _row_groups(batches: Iterator[pa.RecordBatch], size: int = BATCH_ROWS) -> It
             held, count = rest.to_batches(), rest.num_rows
     if count:
         yield pa.Table.from_batches(held, schema=SCHEMA).combine_chunks().to_batches()[0]
-
-
-def _report(ctx: Context, progress: Progress) -> None:
-    if ctx.on_progress is not None:
-        ctx.on_progress(progress)
 
 
 def _get(q: queue.Queue, cancel: CancelScope) -> Any:
