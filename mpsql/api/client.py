@@ -186,8 +186,10 @@ class MixpanelClient:
 
     def fetch_json(self, family: Family, endpoint: str, params: dict[str, Any] | None = None, *,
                    method: str = "GET", cache_ttl: float | None = None,
-                   cancel: CancelFlag | None = None) -> Reply:
-        """A JSON document by GET, or by POST with the parameters as a form body (Engage, cohorts, JQL).
+                   cancel: CancelFlag | None = None, json_body: dict[str, Any] | None = None) -> Reply:
+        """A JSON document by GET, or by POST with the parameters as a form body (Engage, cohorts, JQL), or by
+        POST with ``json_body`` as a JSON object body that also carries ``project_id`` (ad-hoc reports;
+        docs/mixpanel-api.md, "Ad-hoc reports").
 
         With ``cache_ttl`` a response stored less than that many seconds ago is answered from the on-disk
         cache, costing no request (the log shows ``cache_hit``). Mixpanel sometimes answers 200 with an
@@ -195,16 +197,18 @@ class MixpanelClient:
         never cached.
         """
         query = self._query_params(family, params or {})
-        key = self.cache.key(self._cache_scope(), endpoint, method, query) if cache_ttl else ""
+        shown = query if json_body is None else {**query, **{k: _param_text(v) for k, v in json_body.items()}}
+        key = self.cache.key(self._cache_scope(), endpoint, method, shown) if cache_ttl else ""
         if cache_ttl:
             hit = self.cache.get(key, cache_ttl)
             if hit is not None:
-                record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(query),
+                record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(shown),
                                        account=self.account.name, method=method, status=200, bytes=hit.size,
                                        cache_hit=True, statement=getattr(cancel, "statement", None))
                 REQUEST_LOG.append(record)
                 return Reply(hit.body, record)
-        sink, record = self._attempt_loop(family, endpoint, query, _BytesSink, cancel, method=method)
+        sink, record = self._attempt_loop(family, endpoint, query, _BytesSink, cancel, method=method,
+                                          json_body=json_body)
         raw = sink.body
         try:
             body = json.loads(raw)
@@ -286,12 +290,19 @@ class MixpanelClient:
 
     def _attempt_loop(self, family: Family, endpoint: str, query: dict[str, str], sink_factory: Callable[[bool], S],
                       cancel: CancelFlag | None, *,
-                      method: str = "GET") -> tuple[S, RequestRecord]:
+                      method: str = "GET", json_body: dict[str, Any] | None = None) -> tuple[S, RequestRecord]:
         base = base_url(self.account.region, family, self.account.api_url)
         url = base + endpoint
-        record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(query), account=self.account.name,
+        shown = query if json_body is None else {**query, **{k: _param_text(v) for k, v in json_body.items()}}
+        record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(shown), account=self.account.name,
                                method=method, statement=getattr(cancel, "statement", None))
-        if method == "POST":
+        document: dict[str, Any] | None = None
+        if json_body is not None:
+            # A JSON object body; project_id travels in it, not in the URL (docs/mixpanel-api.md, "Ad-hoc reports").
+            url_params = {k: v for k, v in query.items() if k != "project_id"}
+            form: dict[str, str] | None = None
+            document = {**json_body, **({"project_id": int(query["project_id"])} if "project_id" in query else {})}
+        elif method == "POST":
             # Form-encoded body; project_id and workspace_id stay in the query string, where Mixpanel reads
             # them (docs/mixpanel-api.md, "Data views").
             url_params = {k: v for k, v in query.items() if k in ("project_id", "workspace_id")}
@@ -315,7 +326,8 @@ class MixpanelClient:
                     begun = time.monotonic()
                     try:
                         with self._watch.watching(cancel, begun + self.retry.deadline - spent), \
-                                self._http.stream(method, url, params=url_params, data=form, headers=headers) as resp:
+                                self._http.stream(method, url, params=url_params, data=form, json=document,
+                                                  headers=headers) as resp:
                             status = resp.status_code
                             record.status = status
                             if status == 200:
