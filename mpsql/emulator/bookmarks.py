@@ -238,8 +238,7 @@ def insights_query(body: dict[str, Any], today: dt.date, load: Loader, computed_
     display = _obj(bookmark.get("displayOptions"), "bookmark.displayOptions")
     show = [_obj(s, f"sections.show[{i}]") for i, s in
             enumerate(_list(section.get("show"), "sections.show", empty=False))]
-    engines = {(_obj(s.get("behavior"), f"sections.show[{i}].behavior").get("type")
-                if s.get("type") != "formula" and "formula" not in s else "formula") for i, s in enumerate(show)}
+    engines = {(s["behavior"].get("type") if isinstance(s.get("behavior"), dict) else None) for s in show}
     from_date, to_date, unit = _time(section, today)
     if "funnel" in engines or "retention" in engines:
         if len(show) != 1:

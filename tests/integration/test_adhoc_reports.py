@@ -145,7 +145,7 @@ def test_a_filter_keeps_the_events_that_match_it(con):
 
 
 def test_a_formula_combines_the_events_metrics_by_letter(con):
-    expected = rows(con, f"""
+    expected = rows(con, """
         SELECT d.day::TIMESTAMP, 'B / A', '$overall',
                (count(DISTINCT e.usr) FILTER (e.event = 'Purchase')
                 / nullif(count(DISTINCT e.usr) FILTER (e.event = 'View Item'), 0))::DOUBLE
@@ -156,7 +156,7 @@ def test_a_formula_combines_the_events_metrics_by_letter(con):
 
 
 def test_previous_period_pairs_each_day_with_the_same_day_of_the_period_before(con):
-    expected = rows(con, f"""
+    expected = rows(con, """
         SELECT d.day::TIMESTAMP, count(e.event)::DOUBLE, (d.day - 3)::TIMESTAMP,
                (SELECT count(*) FROM ev AS p WHERE p.event = 'Purchase' AND p.day = d.day - 3)::DOUBLE
         FROM days AS d LEFT JOIN ev AS e ON e.day = d.day AND e.event = 'Purchase'
