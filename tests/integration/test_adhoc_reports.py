@@ -277,3 +277,34 @@ def test_flows_reverse_counts_the_events_before_the_anchor(con):
     got = rows(con, f"SELECT event, count FROM mp_flows(NULL, event := 'Purchase', from_date := '{D1}', "
                     f"to_date := '{D3}', reverse := 1, forward := 0) WHERE kind = 'node' AND step = 0 ORDER BY ALL")
     assert got == expected and got
+
+
+# -- the local twin (sql/twins_insights.sql) -------------------------------------------------------------------
+
+@pytest.mark.parametrize(("math_type", "unit"), [("total", "day"), ("unique", "day"), ("total", "week"),
+                                                  ("unique", "month"), ("dau", "day"), ("wau", "day"),
+                                                  ("mau", "day")])
+def test_the_local_twin_equals_the_live_report(con, math_type, unit):
+    events = "['Login', 'Purchase']"
+    live = rows(con, f"SELECT date, metric, segment, value FROM mp_insights({events}, {R}, math := '{math_type}', "
+                     f"unit := '{unit}') ORDER BY date, metric")
+    local = rows(con, f"SELECT * FROM mp_local_insights('events', {events}, {R}, math := '{math_type}', "
+                      f"unit := '{unit}') ORDER BY date, metric")
+    same(local, live)
+    assert live and all(v > 0 for *_, v in live)
+
+
+def test_a_formula_is_a_pivot_of_the_local_twin(con):
+    live = rows(con, f"SELECT date, value FROM mp_insights(['Login', 'Purchase'], {R}, math := 'dau', "
+                     "formula := 'B / A') ORDER BY date")
+    local = rows(con, f"""
+        SELECT date, "Purchase" / "Login" FROM (
+            PIVOT mp_local_insights('events', ['Login', 'Purchase'], {R}, math := 'dau')
+            ON metric USING first(value) GROUP BY date) ORDER BY date""")
+    same(local, live)
+
+
+def test_the_local_twin_refuses_what_it_does_not_compute(con):
+    for args, says in (("math := 'median'", "math must be"), ("math := 'wau', unit := 'week'", "daily values")):
+        with pytest.raises(Exception, match=says):
+            con.execute(f"SELECT * FROM mp_local_insights('events', ['Login'], {R}, {args})").fetchall()
