@@ -9,6 +9,7 @@ Mixpanel's reports count by) and adds its UTC day (the emulator's project time z
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import pytest
@@ -308,3 +309,68 @@ def test_the_local_twin_refuses_what_it_does_not_compute(con):
     for args, says in (("math := 'median'", "math must be"), ("math := 'wau', unit := 'week'", "daily values")):
         with pytest.raises(Exception, match=says):
             con.execute(f"SELECT * FROM mp_local_insights('events', ['Login'], {R}, {args})").fetchall()
+
+
+# -- more options ----------------------------------------------------------------------------------------------
+
+def test_two_breakdowns_nest_with_a_rollup_at_each_level(con):
+    expected = rows(con, f"""
+        WITH p AS (SELECT day, usr, json_extract_string(properties, '$."$browser"') AS b,
+                          json_extract_string(properties, '$.mp_country_code') AS c
+                   FROM ev WHERE event = 'Purchase' AND day BETWEEN '{D1}' AND '{D3}')
+        SELECT day::TIMESTAMP, '$overall', count(DISTINCT usr)::DOUBLE FROM p GROUP BY ALL UNION ALL
+        SELECT day::TIMESTAMP, b, count(DISTINCT usr)::DOUBLE FROM p GROUP BY ALL UNION ALL
+        SELECT day::TIMESTAMP, b || ' / ' || c, count(DISTINCT usr)::DOUBLE FROM p GROUP BY ALL ORDER BY 1, 2""")
+    got = rows(con, f"""SELECT date, segment, value
+                        FROM mp_insights('Purchase', {R}, math := 'unique', by := ['$browser', 'mp_country_code'])
+                        WHERE value > 0 ORDER BY 1, 2""")  # the grid is zero-filled; SQL's GROUP BY is not
+    assert got == expected and any(" / " in s for _, s, _ in got)
+
+
+def test_any_order_reaches_a_step_once_every_earlier_step_happened_in_the_window(con):
+    expected = rows(con, f"""
+        WITH entry AS (SELECT usr, min(time) AS t0 FROM ev WHERE event = 'View Item'
+                       AND day BETWEEN '{D1}' AND '{D3}' GROUP BY usr),
+        firsts AS (SELECT n.usr, min(e.time) FILTER (e.event = 'Purchase') AS tp,
+                          min(e.time) FILTER (e.event = 'Add to Cart') AS ta
+                   FROM entry AS n LEFT JOIN ev AS e ON e.usr = n.usr AND e.time > n.t0
+                        AND e.time <= n.t0 + INTERVAL 1 DAY GROUP BY n.usr)
+        SELECT count(*), count(tp), count(tp) FILTER (ta IS NOT NULL) FROM firsts""")
+    got = rows(con, f"SELECT list(count ORDER BY step) FROM mp_funnel(NULL, {R}, steps := ['View Item', 'Purchase', "
+                    "'Add to Cart'], length := 1, length_unit := 'day', step_order := 'any')")
+    assert got[0][0] == list(expected[0])
+    loose = rows(con, f"SELECT list(count ORDER BY step) FROM mp_funnel(NULL, {R}, steps := ['View Item', "
+                      "'Purchase', 'Add to Cart'], length := 1, length_unit := 'day')")
+    assert loose[0][0][2] < got[0][0][2]  # in order, Add to Cart rarely follows the Purchase
+
+
+def test_retention_filters_and_a_breakdown_by_the_born_events_property(con):
+    expected = rows(con, f"""
+        WITH birth AS (SELECT usr, arg_min(time, time) AS t0,
+                              arg_min(json_extract_string(properties, '$.plan'), time) AS plan
+                       FROM ev WHERE event = 'Sign Up' GROUP BY usr),
+        cohort AS (SELECT * FROM birth WHERE timezone('UTC', t0)::DATE BETWEEN '{D1}' AND '{D3}'),
+        back AS (SELECT c.usr, c.plan, max(CASE WHEN e.usr IS NOT NULL THEN 1 ELSE 0 END) AS came
+                 FROM cohort AS c LEFT JOIN ev AS e ON e.usr = c.usr AND e.event = 'Login'
+                      AND json_extract_string(e.properties, '$.method') = 'google'
+                      AND e.time >= c.t0 AND epoch(e.time) - epoch(c.t0) < 7 * 86400 GROUP BY ALL)
+        SELECT plan, count(*), sum(came) FROM back GROUP BY plan UNION ALL
+        SELECT '$overall', count(*), sum(came) FROM back ORDER BY 1""")
+    got = rows(con, f"""SELECT segment, sum(cohort_size), sum(count) FROM mp_retention('Sign Up', {R}, event := 'Login',
+                            buckets := [7], filter := 'properties["method"] == "google"', by := 'properties["plan"]')
+                        GROUP BY segment ORDER BY 1""")
+    assert [(s, int(n), int(c)) for s, n, c in got] == [(s, int(n), int(c)) for s, n, c in expected]
+
+
+def test_a_definition_passed_whole_answers_like_the_typed_arguments(con):
+    from mpsql.functions.adhoc import InsightsArgs, insights_definition
+
+    args = InsightsArgs(events=["Purchase"], from_date=D1, to_date=D3, math="sum", property="amount",
+                        by=["$browser"])
+    text = json.dumps(insights_definition(args)).replace("'", "''")
+    typed = rows(con, f"SELECT * FROM mp_insights('Purchase', {R}, math := 'sum', property := 'amount', "
+                      "by := ['$browser']) ORDER BY ALL")
+    assert rows(con, f"SELECT * FROM mp_insights(NULL, NULL, NULL, definition := '{text}') ORDER BY ALL") == typed
+    # dates given with a definition replace its range
+    shorter = rows(con, f"SELECT DISTINCT date FROM mp_insights(NULL, '{D1}', '{D1}', definition := '{text}')")
+    assert shorter == [(dt.datetime.combine(D1, dt.time()),)]
