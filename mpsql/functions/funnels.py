@@ -22,6 +22,11 @@ Mixpanel counts a user once over the range of a funnel, at their first step-1 ev
 (docs/report-semantics.md, "Funnels"), so the date buckets' counts add up, but their average times do not.
 ``overall := true`` asks for the range as one bucket (``interval`` = the range's days): one row set dated
 ``from_date`` with the range's unique users per step and their average time to convert.
+
+Ad hoc (``functions/adhoc.py``): ``mp_funnel(NULL, from_date, to_date, steps := [...])`` posts a funnel
+definition instead of naming a saved funnel, always over the whole range (rows dated ``from_date``), with a
+window of ``length`` ``length_unit`` (default 14 days; up to 367 days), ``step_order := 'any'`` and
+``exclude := [...]`` (docs/mixpanel-api.md, "Ad-hoc reports"); ``definition := '<json>'`` sends a whole one.
 """
 
 from __future__ import annotations

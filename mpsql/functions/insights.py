@@ -29,6 +29,10 @@ an undocumented endpoint that may change. Its ``steps`` list one column of the S
   ``DROPOFF``, ...). A step's drop-off total, where the answer gives one, is a ``DROPOFF`` node with no event.
 - ``kind = 'edge'``: ``count`` users went from ``event`` at ``step`` to ``next_event`` at ``next_step``.
 
+Ad hoc (``functions/adhoc.py``): ``mp_flows(NULL, event := 'Add to Cart', from_date := ..., to_date := ...,
+forward := 2, reverse := 1)`` posts a Flows definition (``POST /arb_funnels``) whose anchor is at ``step`` =
+``reverse``. ``mp_insights`` (ad-hoc Insights) lives in ``adhoc.py`` and maps ``series`` like ``mp_insight``.
+
 Summing ``count`` over one ``kind`` never double-counts. The report's ``breakdowns`` and
 ``overallConversionRate`` are not rows; ``mp_query('arb_funnels', ...)`` returns the whole answer.
 """

@@ -22,6 +22,11 @@ the calendar day/week/month of the birth. ``interval_count`` is the number of pe
 (Mixpanel's default is 1). ``unbounded := true`` is Mixpanel's "on or after": a user counts in period N when
 they came back in period N or any time later.
 
+With ``buckets := [1, 3, 7]`` (period ends in ``unit``s, default days) ``mp_retention`` posts an ad-hoc retention
+definition instead (``functions/adhoc.py``; docs/mixpanel-api.md, "Ad-hoc reports"): birth retention from
+``born_event`` to ``event``, period i being ``[buckets[i-1], buckets[i])`` units after the birth;
+``definition := '<json>'`` sends a whole one.
+
 ``mp_frequency`` -> ``date DATE, segment VARCHAR, frequency INTEGER, users BIGINT``: for each ``unit``
 period starting at ``date``, ``users`` did the event in **at least** ``frequency`` distinct ``addiction_unit``
 slots (hours or days) of it, so ``users`` never increases with ``frequency``. Mixpanel's spec wraps the
