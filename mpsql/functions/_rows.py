@@ -25,7 +25,7 @@ from mpsql.functions._spec import TableFunction
 
 A = TypeVar("A", bound=Args)
 
-BATCH_ROWS = 122_880  # DuckDB's row-group size
+BATCH_ROWS = 122_880  # DuckDB's row-group size: smaller batches make a CTAS into a file markedly slower
 ENV_TTL = "MPSQL_CACHE_TTL"
 DISCOVERY_TTL = 3600.0  # event and property names change slowly; an hour spares the 60/hour query budget
 REPORT_TTL = 300.0  # identical report requests within five minutes are answered from the cache
