@@ -61,6 +61,7 @@ class _Request:
     params: dict[str, str]  # in the URL
     form: dict[str, str] | None  # the body of a POST
     headers: dict[str, str]
+    json: dict[str, Any] | None = None  # a JSON object body instead of a form (ad-hoc reports)
 
 
 @dataclass
@@ -201,8 +202,10 @@ class MixpanelClient:
 
     def fetch_json(self, family: Family, endpoint: str, params: dict[str, Any] | None = None, *,
                    method: str = "GET", cache_ttl: float | None = None,
-                   cancel: CancelFlag | None = None) -> Reply:
-        """A JSON document by GET, or by POST with the parameters as a form body (Engage, cohorts, JQL).
+                   cancel: CancelFlag | None = None, json_body: dict[str, Any] | None = None) -> Reply:
+        """A JSON document by GET, or by POST with the parameters as a form body (Engage, cohorts, JQL), or by
+        POST with ``json_body`` as a JSON object body that also carries ``project_id`` (ad-hoc reports;
+        docs/mixpanel-api.md, "Ad-hoc reports").
 
         With ``cache_ttl`` a response stored less than that many seconds ago is answered from the on-disk
         cache, costing no request (the log shows ``cache_hit``). Mixpanel sometimes answers 200 with an
@@ -210,16 +213,18 @@ class MixpanelClient:
         never cached.
         """
         query = self._query_params(family, params or {})
-        key = self.cache.key(self._cache_scope(), endpoint, method, query) if cache_ttl else ""
+        shown = _with_body(query, json_body)
+        key = self.cache.key(self._cache_scope(), endpoint, method, shown) if cache_ttl else ""
         if cache_ttl:
             hit = self.cache.get(key, cache_ttl)
             if hit is not None:
-                record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(query),
+                record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(shown),
                                        account=self.account.name, method=method, status=200, bytes=hit.size,
                                        cache_hit=True, statement=getattr(cancel, "statement", None))
                 REQUEST_LOG.append(record)
                 return Reply(hit.body, record)
-        sink, record = self._attempt_loop(family, endpoint, query, _BytesSink, cancel, method=method)
+        sink, record = self._attempt_loop(family, endpoint, query, _BytesSink, cancel, method=method,
+                                          json_body=json_body)
         raw = sink.body
         try:
             body = json.loads(raw)
@@ -301,11 +306,12 @@ class MixpanelClient:
 
     def _attempt_loop(self, family: Family, endpoint: str, query: dict[str, str], sink_factory: Callable[[bool], S],
                       cancel: CancelFlag | None, *,
-                      method: str = "GET") -> tuple[S, RequestRecord]:
+                      method: str = "GET", json_body: dict[str, Any] | None = None) -> tuple[S, RequestRecord]:
         """Send until a whole body arrives or a failure is final; each attempt in a budget slot, within the
         request's deadline (budget waits excluded), with a notice before each retry."""
-        request = self._request(family, endpoint, query, method)
-        record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(query), account=self.account.name,
+        request = self._request(family, endpoint, query, method, json_body)
+        shown = _with_body(query, json_body)
+        record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(shown), account=self.account.name,
                                method=method, statement=getattr(cancel, "statement", None))
         REQUEST_LOG.append(record)
         budget = self.budget(family)
@@ -341,9 +347,15 @@ class MixpanelClient:
         finally:
             record.milliseconds = (time.monotonic() - started) * 1000
 
-    def _request(self, family: Family, endpoint: str, query: dict[str, str], method: str) -> _Request:
+    def _request(self, family: Family, endpoint: str, query: dict[str, str], method: str,
+                 json_body: dict[str, Any] | None = None) -> _Request:
         url = base_url(self.account.region, family, self.account.api_url) + endpoint
         headers = {"Authorization": self._auth_header, "Accept-Encoding": "gzip"}
+        if json_body is not None:
+            # A JSON object body; project_id travels in it, not in the URL (docs/mixpanel-api.md, "Ad-hoc reports").
+            project = {"project_id": int(query["project_id"])} if "project_id" in query else {}
+            return _Request("POST", url, endpoint, {k: v for k, v in query.items() if k != "project_id"}, None,
+                            headers, {**json_body, **project})
         if method != "POST":
             return _Request(method, url, endpoint, query, None, headers)
         # Form-encoded body; project_id and workspace_id stay in the query string, where Mixpanel reads them
@@ -359,7 +371,7 @@ class MixpanelClient:
         try:
             with self._watch.watching(cancel, deadline), \
                     self._http.stream(request.method, request.url, params=request.params, data=request.form,
-                                      headers=request.headers) as resp:
+                                      json=request.json, headers=request.headers) as resp:
                 record.status = resp.status_code
                 if resp.status_code == 200:
                     sink = sink_factory(resp.headers.get("content-encoding", "").lower() == "gzip")
@@ -503,6 +515,11 @@ URL_ARGUMENTS_LIMIT = 60_000
 def url_size(value: Any) -> int:
     """How many characters ``value`` takes as a URL query parameter (percent-encoded, at most)."""
     return len(quote(_param_text(value), safe=""))
+
+
+def _with_body(query: dict[str, str], json_body: dict[str, Any] | None) -> dict[str, str]:
+    """A request's parameters as the log and the cache key see them: the query string plus a JSON body's keys."""
+    return query if json_body is None else {**query, **{k: _param_text(v) for k, v in json_body.items()}}
 
 
 def _param_text(value: Any) -> str:
