@@ -44,6 +44,7 @@ from mpsql.functions._reports import (
     is_time_key,
     number,
     require_dates,
+    series_leaves,
 )
 from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
 
@@ -324,8 +325,6 @@ def insights_definition(a: InsightsArgs) -> dict[str, Any]:
 
 
 def _insights(call: Call[InsightsArgs]) -> Iterator[tuple[Any, ...]]:
-    from mpsql.functions.insights import series_leaves  # insights imports this module
-
     a = call.args
     if a.definition is not None:
         definition = with_dates(parse_definition(call.function, a.definition) or {}, a.from_date, a.to_date)

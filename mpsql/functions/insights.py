@@ -46,17 +46,14 @@ from typing import Any
 import pyarrow as pa
 from pydantic import Field
 
-from mpsql.errors import ArgumentError, MpsqlError
+from mpsql.errors import ArgumentError
 from mpsql.functions._args import Day, ProjectArgs
 from mpsql.functions._reports import (
-    OVERALL,
-    bucket_time,
     count,
     expect,
-    is_time_key,
-    number,
     require_dates,
     require_name,
+    series_leaves,
 )
 from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
 from mpsql.functions.adhoc import (
@@ -68,8 +65,6 @@ from mpsql.functions.adhoc import (
     post,
     refuse_with,
 )
-
-SEPARATOR = " / "
 
 
 class BookmarkArgs(ProjectArgs):
@@ -89,46 +84,6 @@ def _insight(call: Call[BookmarkArgs]) -> Iterator[tuple[Any, ...]]:
     body = expect(call.function, call.fetch("query", "/insights", {"bookmark_id": call.args.bookmark_id},
                                             ttl=cache_ttl(REPORT_TTL)), dict, "/insights")
     return iter(series_leaves(call.function, body.get("series")))
-
-
-def series_leaves(function: str, series: Any) -> list[tuple[dt.datetime | None, str, str, float | None]]:
-    """``(date, metric, segment, value)`` of every number in an Insights ``series`` (also ``mp_insights``)."""
-    series = expect(function, series or {}, dict, "/insights series")
-    rows = []
-    for metric, node in series.items():
-        for path, key, value in _leaves(function, node, []):
-            when = bucket_time(function, key) if key is not None else None
-            rows.append((when, str(metric), _segment(path), number(value)))
-    # By date (undated rows last); sorting is stable, so Mixpanel's metric and segment order stays within a date.
-    rows.sort(key=lambda r: (r[0] is None, r[0] or dt.datetime.min))
-    return rows
-
-
-def _leaves(function: str, node: Any, path: list[str]) -> Iterator[tuple[list[str], str | None, Any]]:
-    """``(segment path, date key or None, number)`` for every number under ``node``."""
-    if isinstance(node, dict):
-        if node and all(is_time_key(k) for k in node):
-            for key, value in node.items():
-                if isinstance(value, dict | list):
-                    raise MpsqlError(f"{function}: this saved report's values are not numbers (a funnel or "
-                                     "retention report?); mp_query('insights', params := {bookmark_id: ...}) "
-                                     "returns its raw answer")
-                yield path, key, value
-            return
-        for key, value in node.items():
-            yield from _leaves(function, value, [*path, str(key)])
-        return
-    if isinstance(node, list):
-        raise MpsqlError(f"{function}: this saved report's series hold lists, not numbers; "
-                         "mp_query('insights', ...) returns its raw answer")
-    yield path, None, node  # a number without a time axis: its keys are the segment
-
-
-def _segment(path: list[str]) -> str:
-    parts = list(path)
-    while len(parts) > 1 and parts[-1] == OVERALL:
-        parts.pop()
-    return SEPARATOR.join(parts) if parts else OVERALL
 
 
 MP_INSIGHT = rows_function(

@@ -17,8 +17,7 @@ import pytest
 import mpsql
 from mpsql.api.ratelimit import RateLimits
 from mpsql.connection import context_of
-from mpsql.emulator import Emulator
-from mpsql.emulator import RateLimits as ServerLimits
+from mpsql.emulator import Emulator, ServerLimits
 from tests.conftest import FAST_RETRY, TODAY
 
 D1, D3 = dt.date(2024, 3, 25), dt.date(2024, 3, 27)
