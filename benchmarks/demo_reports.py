@@ -43,8 +43,7 @@ def main() -> None:
     ap.add_argument("--days-cache", choices=("none", "memory", "disk"), default="disk")
     ap.add_argument("--folder", type=Path, default=None, help="the disk cache's folder (default: a new one)")
     args = ap.parse_args()
-    from mpsql.emulator import Emulator
-    from mpsql.emulator import RateLimits as ServerLimits
+    from mpsql.emulator import Emulator, ServerLimits
 
     started = time.perf_counter()
     folder = None

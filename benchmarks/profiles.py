@@ -28,8 +28,7 @@ import pandas as pd
 import mpsql
 from mpsql.api.ratelimit import RateLimits
 from mpsql.config import Account, Secret
-from mpsql.emulator import Emulator
-from mpsql.emulator import RateLimits as ServerLimits
+from mpsql.emulator import Emulator, ServerLimits
 from mpsql.functions import profiles
 
 

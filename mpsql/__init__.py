@@ -21,8 +21,7 @@ from mpsql.errors import (
     StreamTruncated,
     TransportError,
 )
-
-__version__ = "0.1.0"
+from mpsql.version import __version__
 
 __all__ = [
     "ArgumentError",

@@ -28,8 +28,7 @@ def demo_emulator():
     global _emulator
     with _lock:
         if _emulator is None:
-            from mpsql.emulator import Emulator
-            from mpsql.emulator import RateLimits as ServerLimits
+            from mpsql.emulator import Emulator, ServerLimits
 
             limits = ServerLimits(export_per_hour=EXPORT_PER_HOUR, export_per_second=EXPORT_PER_SECOND,
                                   query_per_hour=QUERY_PER_HOUR)

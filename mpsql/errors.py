@@ -1,9 +1,9 @@
 """The errors mpsql raises. ``str()`` of any of them is user-facing and never holds a secret.
 
 Every one is a ``duckdb.Error``, so code that catches DuckDB's errors catches mpsql's too. An error raised
-while DuckDB runs a statement (inside an mp_* source) reaches Python as DuckDB's own ``InvalidInputException``
-quoting the mpsql error's type and message (DuckDB 2.0 does not keep the exception's type); errors raised
-before a statement runs, such as ``mpsql.connect(account="nope")``, are these types themselves.
+while DuckDB runs a statement (inside an mp_* source) reaches DuckDB's own connection as its
+``InvalidInputException`` quoting the mpsql error's type and message (DuckDB 2.0 does not keep the exception's
+type); the connection ``mpsql.connect()`` returns raises these types themselves (``mpsql.connection.Connection``).
 
 ::
 

@@ -41,8 +41,7 @@ FAST_RETRY = RetryPolicy(max_attempts=4, base=0.01, cap=0.05, jitter=0.01, max_r
 
 @pytest.fixture(scope="session")
 def emulator_session():
-    from mpsql.emulator import Emulator
-    from mpsql.emulator import RateLimits as ServerLimits
+    from mpsql.emulator import Emulator, ServerLimits
 
     emu = Emulator(seed=7, today=TODAY, days=90, users=2000, rate_limits=ServerLimits.unlimited())
     with emu:
@@ -52,7 +51,7 @@ def emulator_session():
 @pytest.fixture
 def emulator(emulator_session):
     emulator_session.reset()
-    from mpsql.emulator import RateLimits as ServerLimits
+    from mpsql.emulator import ServerLimits
 
     emulator_session.rate_limits = ServerLimits.unlimited()
     emulator_session.latency = 0.0

@@ -1,9 +1,9 @@
 """The one HTTP client: auth, region routing, the rate budget, retries, and mapping errors to ``MpsqlError``.
 
-Every request mpsql makes goes through ``MixpanelClient._attempt_loop``: it takes a budget slot, sends, retries
-429/5xx/dropped connections under ``RetryPolicy`` and turns the final failure into a typed error carrying the
-HTTP status and Mixpanel's own message, with the secret redacted. A body is only handed back when it arrived
-whole, so callers never see a partial response.
+Every request mpsql makes goes through ``MixpanelClient._attempt_loop``: it takes a budget slot, sends
+(``_send_once``), retries 429/5xx/dropped connections under ``RetryPolicy`` and turns the final failure into a
+typed error carrying the HTTP status and Mixpanel's own message, with the secret redacted. A body is only handed
+back when it arrived whole, so callers never see a partial response.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 import httpx
 
 from mpsql.api.cache import ResponseCache
-from mpsql.api.ratelimit import Budget, Ledger, RateLimits, budget_for
+from mpsql.api.ratelimit import Budget, CancelFlag, Ledger, RateLimits, budget_for
 from mpsql.api.regions import Family, base_url
 from mpsql.api.retry import DEFAULT_IDLE_TIMEOUT, ENV_DEADLINE, ENV_IDLE, RetryPolicy, env_seconds, parse_retry_after
 from mpsql.api.watch import OutOfTime, Watch, watch_client
@@ -51,6 +51,29 @@ if TYPE_CHECKING:
 USER_AGENT = "mpsql/0.1"
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What every attempt of one request sends."""
+
+    method: str
+    url: str
+    endpoint: str
+    params: dict[str, str]  # in the URL
+    form: dict[str, str] | None  # the body of a POST
+    headers: dict[str, str]
+    json: dict[str, Any] | None = None  # a JSON object body instead of a form (ad-hoc reports)
+
+
+@dataclass
+class _Failure:
+    """An attempt that did not bring a whole body: its error, and whether another attempt could heal it."""
+
+    error: MpsqlError
+    status: int | None = None
+    retry_after: float | None = None
+    final: bool = False
+
+
 class Sink(Protocol):
     """Receives a response body chunk by chunk; ``finish()`` raises if the body was incomplete."""
 
@@ -59,13 +82,6 @@ class Sink(Protocol):
 
 
 S = TypeVar("S", bound=Sink)
-
-
-class CancelFlag(Protocol):
-    """What stops a request early: a ``threading.Event`` or anything with its ``is_set`` and ``wait``."""
-
-    def is_set(self) -> bool: ...
-    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 @dataclass
@@ -186,8 +202,10 @@ class MixpanelClient:
 
     def fetch_json(self, family: Family, endpoint: str, params: dict[str, Any] | None = None, *,
                    method: str = "GET", cache_ttl: float | None = None,
-                   cancel: CancelFlag | None = None) -> Reply:
-        """A JSON document by GET, or by POST with the parameters as a form body (Engage, cohorts, JQL).
+                   cancel: CancelFlag | None = None, json_body: dict[str, Any] | None = None) -> Reply:
+        """A JSON document by GET, or by POST with the parameters as a form body (Engage, cohorts, JQL), or by
+        POST with ``json_body`` as a JSON object body that also carries ``project_id`` (ad-hoc reports;
+        docs/mixpanel-api.md, "Ad-hoc reports").
 
         With ``cache_ttl`` a response stored less than that many seconds ago is answered from the on-disk
         cache, costing no request (the log shows ``cache_hit``). Mixpanel sometimes answers 200 with an
@@ -195,16 +213,18 @@ class MixpanelClient:
         never cached.
         """
         query = self._query_params(family, params or {})
-        key = self.cache.key(self._cache_scope(), endpoint, method, query) if cache_ttl else ""
+        shown = _with_body(query, json_body)
+        key = self.cache.key(self._cache_scope(), endpoint, method, shown) if cache_ttl else ""
         if cache_ttl:
             hit = self.cache.get(key, cache_ttl)
             if hit is not None:
-                record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(query),
+                record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(shown),
                                        account=self.account.name, method=method, status=200, bytes=hit.size,
                                        cache_hit=True, statement=getattr(cancel, "statement", None))
                 REQUEST_LOG.append(record)
                 return Reply(hit.body, record)
-        sink, record = self._attempt_loop(family, endpoint, query, _BytesSink, cancel, method=method)
+        sink, record = self._attempt_loop(family, endpoint, query, _BytesSink, cancel, method=method,
+                                          json_body=json_body)
         raw = sink.body
         try:
             body = json.loads(raw)
@@ -286,86 +306,113 @@ class MixpanelClient:
 
     def _attempt_loop(self, family: Family, endpoint: str, query: dict[str, str], sink_factory: Callable[[bool], S],
                       cancel: CancelFlag | None, *,
-                      method: str = "GET") -> tuple[S, RequestRecord]:
-        base = base_url(self.account.region, family, self.account.api_url)
-        url = base + endpoint
-        record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(query), account=self.account.name,
+                      method: str = "GET", json_body: dict[str, Any] | None = None) -> tuple[S, RequestRecord]:
+        """Send until a whole body arrives or a failure is final; each attempt in a budget slot, within the
+        request's deadline (budget waits excluded), with a notice before each retry."""
+        request = self._request(family, endpoint, query, method, json_body)
+        shown = _with_body(query, json_body)
+        record = RequestRecord(family=family, endpoint=endpoint, params=self._shown(shown), account=self.account.name,
                                method=method, statement=getattr(cancel, "statement", None))
-        if method == "POST":
-            # Form-encoded body; project_id and workspace_id stay in the query string, where Mixpanel reads
-            # them (docs/mixpanel-api.md, "Data views").
-            url_params = {k: v for k, v in query.items() if k in ("project_id", "workspace_id")}
-            form: dict[str, str] | None = {k: v for k, v in query.items() if k not in url_params}
-        else:
-            url_params, form = query, None
         REQUEST_LOG.append(record)
         budget = self.budget(family)
         started = time.monotonic()
         spent = 0.0  # seconds of this request's deadline used: attempts and retry waits, not budget waits
-        attempt = 0
-        headers = {"Authorization": self._auth_header, "Accept-Encoding": "gzip"}
         try:
+            attempt = 0
             while True:
                 attempt += 1
                 _check(cancel)
-                status: int | None = None
-                retry_after: float | None = None
-                final = False  # a failure that another attempt cannot heal
                 with budget.slot(self._announce_budget(family), cancel):
                     begun = time.monotonic()
                     try:
-                        with self._watch.watching(cancel, begun + self.retry.deadline - spent), \
-                                self._http.stream(method, url, params=url_params, data=form, headers=headers) as resp:
-                            status = resp.status_code
-                            record.status = status
-                            if status == 200:
-                                gzip = resp.headers.get("content-encoding", "").lower() == "gzip"
-                                sink = sink_factory(gzip)
-                                # Chunks as they arrive (no fixed size to fill), so a cancel is seen promptly
-                                # even while a slow body trickles in.
-                                for chunk in resp.iter_raw():
-                                    _check(cancel)
-                                    record.bytes += len(chunk)
-                                    sink.feed(chunk)
-                                sink.finish()
-                                return sink, record
-                            body = resp.read()
-                            retry_after = parse_retry_after(resp.headers.get("retry-after"))
-                            if retry_after is not None:
-                                budget.last_retry_after = retry_after
-                            failure: MpsqlError = self._status_error(status, endpoint, body, retry_after)
-                    except OutOfTime:
-                        failure, final, status = self._out_of_time(endpoint, attempt), True, None
-                    except httpx.InvalidURL as exc:  # arguments are checked before this; a backstop, never retried
-                        failure, final, status = MpsqlError(self.redact(
-                            f"{endpoint}: the request cannot be sent ({exc}): its arguments are too long for a "
-                            f"URL (at most {URL_ARGUMENTS_LIMIT:,} characters)")), True, None
-                    except (httpx.TransportError, StreamTruncated) as exc:
-                        if isinstance(exc, StreamTruncated):
-                            failure = exc
-                        else:
-                            lasting = _lasting_cause(exc, url)
-                            failure = TransportError(self.redact(f"{endpoint}: {lasting or _describe(exc)}"))
-                            final = lasting is not None
-                        status = None
+                        outcome = self._send_once(request, sink_factory, record, budget, cancel, attempt,
+                                                  deadline=begun + self.retry.deadline - spent)
                     finally:
                         spent += time.monotonic() - begun
-                wait = None if final else self.retry.wait(attempt, status, retry_after)
-                if wait is not None and self.retry.out_of_time(spent + wait):
-                    failure, wait = self._out_of_time(endpoint, attempt, failure), None
-                if wait is None:
-                    if attempt > 1 and not final:
-                        failure.args = (f"{failure} (gave up after {attempt} attempts)",)
-                    record.error = str(failure)
-                    raise failure
+                if not isinstance(outcome, _Failure):
+                    return outcome, record
+                wait = self._retry_wait(outcome, endpoint, attempt, spent)
                 record.retries += 1
-                what = f"HTTP {status}" if status else str(failure)
+                what = f"HTTP {outcome.status}" if outcome.status else str(outcome.error)
                 self.notice(f"{endpoint}: {what}; retrying in {wait:.1f}s (attempt {attempt + 1} of "
                             f"{self.retry.max_attempts})")
                 _sleep(wait, cancel)
                 spent += wait
+        except Cancelled:
+            record.error = "cancelled"
+            raise
+        except MpsqlError as exc:  # the final failure, or a body the sink refused
+            record.error = str(exc)
+            raise
         finally:
             record.milliseconds = (time.monotonic() - started) * 1000
+
+    def _request(self, family: Family, endpoint: str, query: dict[str, str], method: str,
+                 json_body: dict[str, Any] | None = None) -> _Request:
+        url = base_url(self.account.region, family, self.account.api_url) + endpoint
+        headers = {"Authorization": self._auth_header, "Accept-Encoding": "gzip"}
+        if json_body is not None:
+            # A JSON object body; project_id travels in it, not in the URL (docs/mixpanel-api.md, "Ad-hoc reports").
+            project = {"project_id": int(query["project_id"])} if "project_id" in query else {}
+            return _Request("POST", url, endpoint, {k: v for k, v in query.items() if k != "project_id"}, None,
+                            headers, {**json_body, **project})
+        if method != "POST":
+            return _Request(method, url, endpoint, query, None, headers)
+        # Form-encoded body; project_id and workspace_id stay in the query string, where Mixpanel reads them
+        # (docs/mixpanel-api.md, "Data views").
+        url_params = {k: v for k, v in query.items() if k in ("project_id", "workspace_id")}
+        return _Request(method, url, endpoint, url_params, {k: v for k, v in query.items() if k not in url_params},
+                        headers)
+
+    def _send_once(self, request: _Request, sink_factory: Callable[[bool], S], record: RequestRecord,
+                   budget: Budget, cancel: CancelFlag | None, attempt: int, *, deadline: float) -> S | _Failure:
+        """One attempt: the sink of a whole 200 body, or what went wrong and whether another attempt may heal it."""
+        endpoint = request.endpoint
+        try:
+            with self._watch.watching(cancel, deadline), \
+                    self._http.stream(request.method, request.url, params=request.params, data=request.form,
+                                      json=request.json, headers=request.headers) as resp:
+                record.status = resp.status_code
+                if resp.status_code == 200:
+                    sink = sink_factory(resp.headers.get("content-encoding", "").lower() == "gzip")
+                    # Chunks as they arrive (no fixed size to fill), so a cancel is seen promptly even while a slow
+                    # body trickles in.
+                    for chunk in resp.iter_raw():
+                        _check(cancel)
+                        record.bytes += len(chunk)
+                        sink.feed(chunk)
+                    sink.finish()
+                    return sink
+                body = resp.read()
+                retry_after = parse_retry_after(resp.headers.get("retry-after"))
+                if retry_after is not None:
+                    budget.last_retry_after = retry_after
+                return _Failure(self._status_error(resp.status_code, endpoint, body, retry_after),
+                                resp.status_code, retry_after)
+        except OutOfTime:
+            return _Failure(self._out_of_time(endpoint, attempt), final=True)
+        except httpx.InvalidURL as exc:  # arguments are checked before this; a backstop, never retried
+            return _Failure(MpsqlError(self.redact(
+                f"{endpoint}: the request cannot be sent ({exc}): its arguments are too long for a URL (at most "
+                f"{URL_ARGUMENTS_LIMIT:,} characters)")), final=True)
+        except StreamTruncated as exc:
+            return _Failure(exc)
+        except httpx.TransportError as exc:
+            lasting = _lasting_cause(exc, request.url)
+            return _Failure(TransportError(self.redact(f"{endpoint}: {lasting or _describe(exc)}")),
+                            final=lasting is not None)
+
+    def _retry_wait(self, failure: _Failure, endpoint: str, attempt: int, spent: float) -> float:
+        """Seconds to wait before the next attempt; raises the failure when there is to be none."""
+        wait = None if failure.final else self.retry.wait(attempt, failure.status, failure.retry_after)
+        error = failure.error
+        if wait is not None and self.retry.out_of_time(spent + wait):
+            error, wait = self._out_of_time(endpoint, attempt, error), None
+        if wait is None:
+            if attempt > 1 and not failure.final:
+                error.args = (f"{error} (gave up after {attempt} attempts)",)
+            raise error
+        return wait
 
     def _out_of_time(self, endpoint: str, attempt: int, last: MpsqlError | None = None) -> TransportError:
         """The error of a request that used up its deadline (``$MPSQL_REQUEST_DEADLINE``)."""
@@ -468,6 +515,11 @@ URL_ARGUMENTS_LIMIT = 60_000
 def url_size(value: Any) -> int:
     """How many characters ``value`` takes as a URL query parameter (percent-encoded, at most)."""
     return len(quote(_param_text(value), safe=""))
+
+
+def _with_body(query: dict[str, str], json_body: dict[str, Any] | None) -> dict[str, str]:
+    """A request's parameters as the log and the cache key see them: the query string plus a JSON body's keys."""
+    return query if json_body is None else {**query, **{k: _param_text(v) for k, v in json_body.items()}}
 
 
 def _param_text(value: Any) -> str:

@@ -33,7 +33,9 @@ HOUR = 3600.0
 MAX_ENTRIES = 10_000  # per key: an unlimited family is still counted, but the ledger stays small
 
 
-class _Flag(Protocol):
+class CancelFlag(Protocol):
+    """What stops a request early: a ``threading.Event`` or anything with its ``is_set`` and ``wait``."""
+
     def is_set(self) -> bool: ...
     def wait(self, timeout: float | None = None) -> bool: ...
 
@@ -217,7 +219,7 @@ class Budget:
 
     @contextmanager
     def slot(self, announce: Callable[[float, str], None] | None = None,
-             cancel: _Flag | None = None) -> Iterator[None]:
+             cancel: CancelFlag | None = None) -> Iterator[None]:
         """Hold one request slot; blocks (announcing the wait) until the budget allows one.
 
         A wait can last up to an hour once the hourly budget is spent, so ``cancel`` ends it (``Cancelled``).

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import decimal
+import functools
 import json
 import math
 import os
@@ -430,16 +431,41 @@ def write_plan(out: TextIO, rows: Iterable[Sequence[tuple]]) -> int:
     return n
 
 
+@functools.cache
+def _source_prefix() -> re.Pattern[str]:
+    """``mp_export.`` before a column of the one source behind the mp_* functions (``mpsql.functions``)."""
+    from mpsql.functions import TABLE_FUNCTIONS
+
+    names = "|".join(sorted((re.escape(fn.name) for fn in TABLE_FUNCTIONS), key=len, reverse=True))
+    return re.compile(rf'(?<![\w.])(?:{names})\.(?=[^\s,)"]*"?)')
+
+
+def _own_names(text: str) -> str:
+    """``text`` with the source's ``mp_export.event`` column names written as the function's own (``event``)."""
+    return _source_prefix().sub("", text)
+
+
+def _blank_cells(line: str) -> str:
+    """One line of boxes side by side, the internal filter blanked and column names shortened in each box,
+    every box keeping its width."""
+    def cell(m: re.Match[str]) -> str:
+        text = m.group(0)
+        return _own_names(_ARGS_FILTER.sub(lambda a: " " * len(a.group(0)), text)).ljust(len(text))
+
+    return re.sub(r"(?<=│)[^│]+(?=│)", cell, line)
+
+
 def hide_args(plan: str) -> str:
     """The plan without mpsql's internal ``"__args" = '...'`` filter (the call's arguments as the source receives
-    them): its line goes, with the comma it leaves dangling and a ``Filters:`` heading left empty; a drawing of
-    one box per line is then narrowed to what remains."""
+    them): its line goes, with the comma it leaves dangling and a ``Filters:`` heading left empty; the source's
+    column names (``mp_export.event``) read as the function's (``event``); a drawing of one box per line is then
+    narrowed to what remains."""
     if "__args" not in plan:
         return plan
     lines = plan.split("\n")
     single = all(not ln or (ln[0] in "╭│╰" and ln[-1] in "╮│╯" and "╭" not in ln[1:]) for ln in lines)
     if not single:  # boxes side by side (joins): blank the text out, keep the drawing as it is
-        return "\n".join(_ARGS_FILTER.sub(lambda m: " " * len(m.group(0)), ln) for ln in lines)
+        return "\n".join(_blank_cells(ln) for ln in lines)
     boxes: list[tuple[str, str, list[str], str]] = []  # (title, top connector, content lines, bottom connector)
     content: list[str] = []
     title = top = ""
@@ -451,7 +477,7 @@ def hide_args(plan: str) -> str:
         elif ln[0] == "╰":
             boxes.append((title, top, content, "┬" if "┬" in ln else ""))
         else:
-            text = ln[1:-1].strip()
+            text = _own_names(ln[1:-1].strip())
             if _ARGS_FILTER.search(text) is None:
                 content.append(text)
                 continue

@@ -13,8 +13,8 @@ import datetime as dt
 import sys
 from collections.abc import Sequence
 
-from mpsql.cli.main import Cancellation, open_or_explain, report_failure, run_statement
-from mpsql.functions._duckdb import sql_string
+from mpsql.cli.runner import Cancellation, open_or_explain, report_failure, run_statement
+from mpsql.functions import sql_string
 
 
 def _date(text: str) -> dt.date:

@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 import sys
 
-from mpsql.emulator.ratelimit import RateLimits
+from mpsql.emulator.ratelimit import ServerLimits
 from mpsql.emulator.server import Emulator
 
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         emu = Emulator(seed=args.seed, today=args.today, days=args.days, users=args.users,
-                       rate_limits=RateLimits.unlimited() if args.no_rate_limits else RateLimits(),
+                       rate_limits=ServerLimits.unlimited() if args.no_rate_limits else ServerLimits(),
                        host=args.host, port=args.port, retry_after=not args.no_retry_after,
                        throughput=args.throughput, latency=args.latency, events=args.events,
                        data_views=dict(args.data_view), timezone=args.timezone, legacy_time=args.legacy_time)

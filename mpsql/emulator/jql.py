@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 from mpsql.emulator.datagen import Dataset
 from mpsql.emulator.eventstore import Event, store_for
-from mpsql.emulator.where import Expr, WhereSyntaxError, compile_where
+from mpsql.emulator.where import UNDEFINED, Expr, WhereSyntaxError, compile_where  # JavaScript's undefined
 
 T = TypeVar("T")
 
@@ -62,14 +62,6 @@ class JQLError(Exception):
 
 def _unsupported(what: str) -> JQLError:
     return JQLError("Error", f"{what} is not supported by this server's JQL subset")
-
-
-class _Undefined:
-    def __repr__(self) -> str:
-        return "undefined"
-
-
-UNDEF = _Undefined()  # JavaScript's undefined (distinct from null = None)
 
 
 # ---------------------------------------------------------------- tokenizer
@@ -131,7 +123,7 @@ def _tokenize(text: str) -> list[_Tok]:
 
 # ---------------------------------------------------------------- parser (AST = tuples)
 
-_KEYWORDS = {"true": True, "false": False, "null": None, "undefined": UNDEF}
+_KEYWORDS = {"true": True, "false": False, "null": None, "undefined": UNDEFINED}
 _REFUSED = {"for", "while", "do", "if", "switch", "new", "class", "this", "try", "throw", "delete", "typeof",
             "instanceof", "in", "of", "async", "await", "yield", "import", "export"}
 
@@ -384,7 +376,7 @@ class _Method:
 
 
 def _truthy(v: Any) -> bool:
-    if v is None or v is UNDEF or v is False:
+    if v is None or v is UNDEFINED or v is False:
         return False
     if isinstance(v, int | float) and not isinstance(v, bool):
         return v != 0 and not (isinstance(v, float) and math.isnan(v))
@@ -414,7 +406,7 @@ def _to_number(v: Any) -> float | int:
 def _to_string(v: Any) -> str:
     if v is None:
         return "null"
-    if v is UNDEF:
+    if v is UNDEFINED:
         return "undefined"
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -423,7 +415,7 @@ def _to_string(v: Any) -> str:
             return str(int(v))
         return repr(v)
     if isinstance(v, list):
-        return ",".join("" if x is None or x is UNDEF else _to_string(x) for x in v)
+        return ",".join("" if x is None or x is UNDEFINED else _to_string(x) for x in v)
     if isinstance(v, dict):
         return "[object Object]"
     return str(v)
@@ -441,9 +433,9 @@ def _strict_eq(a: Any, b: Any) -> bool:
 
 
 def _loose_eq(a: Any, b: Any) -> bool:
-    if (a is None or a is UNDEF) and (b is None or b is UNDEF):
+    if (a is None or a is UNDEFINED) and (b is None or b is UNDEFINED):
         return True
-    if a is None or a is UNDEF or b is None or b is UNDEF:
+    if a is None or a is UNDEFINED or b is None or b is UNDEFINED:
         return False
     scalar = (int, float, str, bool)
     if isinstance(a, scalar) and isinstance(b, scalar) and type(a) is not type(b) \
@@ -493,18 +485,18 @@ def _member(obj: Any, key: Any) -> Any:
             return _Method(obj, name)
         raise _unsupported(f"Collection method .{name}()")
     if isinstance(obj, dict):
-        return obj.get(_to_string(key), UNDEF)
+        return obj.get(_to_string(key), UNDEFINED)
     if isinstance(obj, list | str):
         if key == "length":
             return len(obj)
         if isinstance(key, int | float) and not isinstance(key, bool) and float(key).is_integer():
-            return obj[int(key)] if 0 <= int(key) < len(obj) else UNDEF
+            return obj[int(key)] if 0 <= int(key) < len(obj) else UNDEFINED
         if isinstance(obj, list) and isinstance(key, str) and key.isdigit():
-            return obj[int(key)] if int(key) < len(obj) else UNDEF
+            return obj[int(key)] if int(key) < len(obj) else UNDEFINED
         raise _unsupported(f"The {'string' if isinstance(obj, str) else 'array'} member .{_to_string(key)}")
-    if obj is None or obj is UNDEF:
+    if obj is None or obj is UNDEFINED:
         raise JQLError("TypeError", f"Cannot read property '{_to_string(key)}' of {_to_string(obj)}")
-    return UNDEF
+    return UNDEFINED
 
 
 # ---------------------------------------------------------------- interpreter
@@ -578,7 +570,7 @@ class _Interpreter:
         if isinstance(fn, _Func):
             env = dict(fn.env)
             for i, name in enumerate(fn.params):
-                env[name] = args[i] if i < len(args) else UNDEF
+                env[name] = args[i] if i < len(args) else UNDEFINED
             return self.run_body(fn.body, env)
         if isinstance(fn, _Builtin):
             return fn.fn(*args)
@@ -588,7 +580,7 @@ class _Interpreter:
 
     # ------------------------------------------------------------ sources
 
-    def _events(self, spec: Any = UNDEF) -> _Collection:
+    def _events(self, spec: Any = UNDEFINED) -> _Collection:
         if not isinstance(spec, dict):
             raise JQLError("Error", "Events() needs an object with from_date and to_date")
         dates = []
@@ -599,17 +591,17 @@ class _Interpreter:
             except ValueError:
                 raise JQLError("Error", f"Events(): {name} must be a date like 2024-01-31, got "
                                         f"{_to_string(raw)}") from None
-        selectors = spec.get("event_selectors", UNDEF)
+        selectors = spec.get("event_selectors", UNDEFINED)
         compiled: list[tuple[str | None, Expr | None]] | None = None
-        if selectors is not UNDEF and selectors is not None:
+        if selectors is not UNDEFINED and selectors is not None:
             if not isinstance(selectors, list):
                 raise JQLError("Error", "Events(): event_selectors must be an array")
             compiled = []
             for sel in selectors:
                 if not isinstance(sel, dict):
                     raise JQLError("Error", "Events(): each event selector must be an object")
-                name = sel.get("event", UNDEF)
-                expr = sel.get("selector", UNDEF)
+                name = sel.get("event", UNDEFINED)
+                expr = sel.get("selector", UNDEFINED)
                 try:
                     where = compile_where(expr) if isinstance(expr, str) and expr.strip() else None
                 except WhereSyntaxError as e:
@@ -628,18 +620,18 @@ class _Interpreter:
                           "properties": props})
         return _Collection(items)
 
-    def _people(self, spec: Any = UNDEF) -> _Collection:
-        if spec is not UNDEF:
+    def _people(self, spec: Any = UNDEFINED) -> _Collection:
+        if spec is not UNDEFINED:
             raise _unsupported("People() with arguments")
         return _Collection(self.source.people())
 
     # ------------------------------------------------------------ reducers and keys
 
     def _reducer_factory(self, kind: str) -> Callable[..., _Reducer]:
-        def make(key: Any = UNDEF) -> _Reducer:
-            if kind in ("count", "null") and key is not UNDEF:
+        def make(key: Any = UNDEFINED) -> _Reducer:
+            if kind in ("count", "null") and key is not UNDEFINED:
                 raise _unsupported(f"mixpanel.reducer.{kind}() with arguments")
-            if kind not in ("count", "null") and key is UNDEF:
+            if kind not in ("count", "null") and key is UNDEFINED:
                 raise JQLError("Error", f"mixpanel.reducer.{kind}() needs a property or function")
             return _Reducer(kind, key)
 
@@ -649,7 +641,7 @@ class _Interpreter:
         if isinstance(spec, str):
             v: Any = item
             for part in spec.split("."):
-                v = v.get(part, UNDEF) if isinstance(v, dict) else UNDEF
+                v = v.get(part, UNDEFINED) if isinstance(v, dict) else UNDEFINED
             return v
         if isinstance(spec, _Func | _Builtin):
             return self.call(spec, [item])
@@ -682,10 +674,10 @@ class _Interpreter:
 
     # ------------------------------------------------------------ collection methods
 
-    def _m_filter(self, col: _Collection, fn: Any = UNDEF) -> _Collection:
+    def _m_filter(self, col: _Collection, fn: Any = UNDEFINED) -> _Collection:
         return _Collection([it for it in col.items if _truthy(self.call(fn, [it]))])
 
-    def _m_map(self, col: _Collection, fn: Any = UNDEF) -> _Collection:
+    def _m_map(self, col: _Collection, fn: Any = UNDEFINED) -> _Collection:
         return _Collection([self.call(fn, [it]) for it in col.items])
 
     def _group(self, col: _Collection, keys: list[Any], reducer: Any, by_user: bool) -> _Collection:
@@ -693,8 +685,8 @@ class _Interpreter:
         for it in col.items:
             key = [self.key_of(k, it) for k in keys]
             if by_user:
-                key.insert(0, it.get("distinct_id") if isinstance(it, dict) else UNDEF)
-            key = [None if k is UNDEF else k for k in key]
+                key.insert(0, it.get("distinct_id") if isinstance(it, dict) else UNDEFINED)
+            key = [None if k is UNDEFINED else k for k in key]
             sig = repr(key)
             if sig not in groups:
                 groups[sig] = (key, [])
@@ -702,28 +694,28 @@ class _Interpreter:
         ordered = sorted(groups.values(), key=lambda g: [_sort_key(k) for k in g[0]])
         return _Collection([{"key": key, "value": self.reduce(reducer, items)} for key, items in ordered])
 
-    def _m_groupBy(self, col: _Collection, keys: Any = UNDEF, reducer: Any = UNDEF) -> _Collection:
-        if reducer is UNDEF:
+    def _m_groupBy(self, col: _Collection, keys: Any = UNDEFINED, reducer: Any = UNDEFINED) -> _Collection:
+        if reducer is UNDEFINED:
             raise JQLError("Error", "groupBy() needs keys and a reducer")
         return self._group(col, keys if isinstance(keys, list) else [keys], reducer, by_user=False)
 
-    def _m_groupByUser(self, col: _Collection, keys: Any = UNDEF, reducer: Any = UNDEF) -> _Collection:
-        if reducer is UNDEF:
+    def _m_groupByUser(self, col: _Collection, keys: Any = UNDEFINED, reducer: Any = UNDEFINED) -> _Collection:
+        if reducer is UNDEFINED:
             keys, reducer = [], keys
         return self._group(col, keys if isinstance(keys, list) else [keys], reducer, by_user=True)
 
-    def _m_reduce(self, col: _Collection, reducer: Any = UNDEF) -> _Collection:
+    def _m_reduce(self, col: _Collection, reducer: Any = UNDEFINED) -> _Collection:
         return _Collection([self.reduce(reducer, col.items)])
 
     def _sorted(self, col: _Collection, spec: Any, reverse: bool) -> _Collection:
-        if spec is UNDEF:
+        if spec is UNDEFINED:
             return _Collection(sorted(col.items, key=_sort_key, reverse=reverse))
         return _Collection(sorted(col.items, key=lambda it: _sort_key(self.key_of(spec, it)), reverse=reverse))
 
-    def _m_sortAsc(self, col: _Collection, spec: Any = UNDEF) -> _Collection:
+    def _m_sortAsc(self, col: _Collection, spec: Any = UNDEFINED) -> _Collection:
         return self._sorted(col, spec, reverse=False)
 
-    def _m_sortDesc(self, col: _Collection, spec: Any = UNDEF) -> _Collection:
+    def _m_sortDesc(self, col: _Collection, spec: Any = UNDEFINED) -> _Collection:
         return self._sorted(col, spec, reverse=True)
 
 
@@ -732,7 +724,7 @@ _COLLECTION_METHODS = {"filter", "map", "groupBy", "groupByUser", "reduce", "sor
 
 def _sort_key(v: Any) -> tuple[int, Any]:
     """A total order across types: undefined/null, booleans, numbers, strings, then anything else."""
-    if v is None or v is UNDEF:
+    if v is None or v is UNDEFINED:
         return (0, 0)
     if isinstance(v, bool):
         return (1, int(v))
@@ -746,14 +738,14 @@ def _sort_key(v: Any) -> tuple[int, Any]:
 
 
 def _to_json(v: Any) -> Any:
-    if v is UNDEF:
+    if v is UNDEFINED:
         return None
     if isinstance(v, float) and not math.isfinite(v):
         return None
     if isinstance(v, list):
         return [_to_json(x) for x in v]
     if isinstance(v, dict):
-        return {k: _to_json(x) for k, x in v.items() if x is not UNDEF}
+        return {k: _to_json(x) for k, x in v.items() if x is not UNDEFINED}
     if isinstance(v, _Func | _Builtin | _Reducer | _Method):
         return None
     return v

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from mpsql.emulator import messages
 
-__all__ = ["Admission", "RateLimiter", "RateLimits"]
+__all__ = ["Admission", "RateLimiter", "ServerLimits"]
 
 
 @dataclass(frozen=True)
-class RateLimits:
+class ServerLimits:
     """Budgets per project; ``None`` means unlimited. Defaults are Mixpanel's documented numbers."""
 
     export_per_hour: int | None = 60
@@ -25,7 +25,7 @@ class RateLimits:
     query_concurrent: int | None = 5
 
     @classmethod
-    def unlimited(cls) -> RateLimits:
+    def unlimited(cls) -> ServerLimits:
         """No limits at all."""
         return cls(None, None, None, None, None)
 
@@ -54,7 +54,7 @@ class RateLimiter:
             self._hits.clear()
             self._running.clear()
 
-    def admit(self, family: str, project_id: int, limits: RateLimits) -> Admission:
+    def admit(self, family: str, project_id: int, limits: ServerLimits) -> Admission:
         """Count one request of ``family`` ("export" or "query"); call ``release`` when it ends if ok."""
         now = self.clock()
         key = (family, project_id)
@@ -91,7 +91,7 @@ class RateLimiter:
         oldest_blocking = recent[len(recent) - allowed]
         return max(1, math.ceil(oldest_blocking + window - now))
 
-    def _export(self, pid: int, lim: RateLimits, hits: deque[float], now: float, running: int,
+    def _export(self, pid: int, lim: ServerLimits, hits: deque[float], now: float, running: int,
                 last_second: int, last_hour: int) -> Admission | None:
         if lim.export_concurrent is not None and running >= lim.export_concurrent:
             return Admission(False, messages.EXPORT_CONCURRENCY, 1)
@@ -105,7 +105,7 @@ class RateLimiter:
             return Admission(False, msg, self._wait(hits, now, 1, lim.export_per_second))
         return None
 
-    def _query(self, pid: int, lim: RateLimits, hits: deque[float], now: float, running: int,
+    def _query(self, pid: int, lim: ServerLimits, hits: deque[float], now: float, running: int,
                last_hour: int) -> Admission | None:
         conc_full = lim.query_concurrent is not None and running >= lim.query_concurrent
         hour_full = lim.query_per_hour is not None and last_hour >= lim.query_per_hour

@@ -28,7 +28,7 @@ from mpsql.emulator.eventfile import FileDataset
 from mpsql.emulator.faults import Fault, FaultPlan
 from mpsql.emulator.projecttime import ProjectTime
 from mpsql.emulator.proto import HttpError, Request, RequestLog, Response, Route, resolve
-from mpsql.emulator.ratelimit import RateLimiter, RateLimits
+from mpsql.emulator.ratelimit import RateLimiter, ServerLimits
 from mpsql.emulator.routes import default_routes
 from mpsql.emulator.streaming import GZIP_MIN_BYTES, BodyPlan, ConnectionCut
 
@@ -50,7 +50,7 @@ class Emulator:
     """A Mixpanel project served over HTTP on loopback; use as a context manager or start()/stop()."""
 
     def __init__(self, seed: int = 7, today: dt.date | None = None, days: int = 90, users: int = 3000,
-                 rate_limits: RateLimits | None = None, host: str = "127.0.0.1", port: int = 0,
+                 rate_limits: ServerLimits | None = None, host: str = "127.0.0.1", port: int = 0,
                  retry_after: bool = True, clock: Callable[[], float] | None = None,
                  project_id: int | None = None, faults: FaultPlan | None = None, latency: float = 0.0,
                  throughput: float | None = None, events: str | Path | None = None,
@@ -78,7 +78,7 @@ class Emulator:
         else:
             self.dataset = Dataset(seed, today or dt.datetime.now(dt.UTC).date(), days, users)
         self.today: dt.date = self.dataset.today
-        self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
+        self.rate_limits = rate_limits if rate_limits is not None else ServerLimits()
         self.host, self.port = host, port
         self.retry_after = retry_after
         self.clock = clock or time.monotonic

@@ -1,4 +1,7 @@
-"""The mp_* SQL functions: one module per family, collected here and installed on a DuckDB connection."""
+"""The mp_* SQL functions: one module per family, collected here and installed on a DuckDB connection.
+
+The CLI and the REPL use only the names exported here, never the private modules (tests/contract/test_layering.py).
+"""
 
 from __future__ import annotations
 
@@ -23,9 +26,19 @@ from mpsql.functions import (
     segmentation,
     store,
 )
-from mpsql.functions._context import Context
-from mpsql.functions._duckdb import TableSource, install_table_function
+from mpsql.functions._context import Context, Progress
+from mpsql.functions._duckdb import (
+    INTERNAL_VIEW,
+    TableMacro,
+    TableSource,
+    error_message,
+    install_table_functions,
+    sql_string,
+)
 from mpsql.functions._spec import TableFunction
+
+__all__ = ["INTERNAL_VIEW", "TABLE_FUNCTIONS", "Context", "Progress", "error_message", "install_functions",
+           "sql_string"]
 
 TABLE_FUNCTIONS: tuple[TableFunction, ...] = (
     export.FUNCTION,
@@ -46,10 +59,9 @@ TABLE_FUNCTIONS: tuple[TableFunction, ...] = (
 
 def install_functions(con: duckdb.DuckDBPyConnection, ctx: Context) -> None:
     """Define every mp_* function on ``con`` (TEMP macros: they belong to this connection or cursor only)."""
-    for fn in TABLE_FUNCTIONS:
-        source = TableSource(fn.name, fn.schema, _runner(fn, ctx), fn.accepts)
-        install_table_function(con, name=fn.name, source=source, positional=fn.positional, named=fn.named,
-                               comment=f"{fn.description} Example: {fn.example}")
+    install_table_functions(con, [TableMacro(TableSource(fn.name, fn.schema, _runner(fn, ctx), fn.accepts),
+                                             fn.positional, fn.named, f"{fn.description} Example: {fn.example}")
+                                  for fn in TABLE_FUNCTIONS])
     ops.install_ops(con, TABLE_FUNCTIONS)
 
 

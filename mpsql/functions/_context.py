@@ -77,6 +77,11 @@ class Context:
     _clients: dict[str, MixpanelClient] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def report(self, progress: Progress) -> None:
+        """Pass a statement's progress to the installation's ``on_progress`` (the CLI's progress line), if any."""
+        if self.on_progress is not None:
+            self.on_progress(progress)
+
     def scope(self) -> CancelScope:
         """A cancel flag for one call that ``interrupt`` also sets, numbered so its requests can be told apart."""
         return CancelScope(self.cancel, next(_CALLS))
@@ -113,17 +118,22 @@ class Context:
             if record.account in accounts and not record.milliseconds and not record.cache_hit and not record.error:
                 record.error = "cancelled"
 
-    def client(self, function: str, account_name: str | None) -> MixpanelClient:
-        """The client for ``account := name`` (or the installation's account); ``ArgumentError`` if unknown."""
+    def client(self, function: str, account_name: str | None, *, retry: RetryPolicy | None = None) -> MixpanelClient:
+        """The client for ``account := name`` (or the installation's account); ``ArgumentError`` if unknown.
+
+        With ``retry``, a client of its own with that policy (the REPL's background load of names makes one
+        attempt); it shares the rate ledger and the response cache's folder with the others."""
         key = account_name or ""
         with self._lock:
-            client = self._clients.get(key)
+            client = self._clients.get(key) if retry is None else None
             if client is None:
                 account = self._resolve(function, account_name)
                 kwargs = {"notice": self.notice} if self.notice else {}
-                client = self._clients[key] = MixpanelClient(account, limits=self.limits, retry=self.retry,
-                                                             ledger=file_ledger(self.root()),
-                                                             cache=ResponseCache(notice=self.notice), **kwargs)
+                client = MixpanelClient(account, limits=self.limits, retry=retry or self.retry,
+                                        ledger=file_ledger(self.root()), cache=ResponseCache(notice=self.notice),
+                                        **kwargs)
+                if retry is None:
+                    self._clients[key] = client
             return client
 
     def root(self) -> Path:

@@ -26,6 +26,7 @@ from typing import Any
 from mpsql.errors import ArgumentError, MpsqlError
 from mpsql.functions._args import check_date_range
 
+SEPARATOR = " / "  # between the levels of a segment (a breakdown by two properties)
 OVERALL = "$overall"  # Mixpanel's key for "all users" in segmented funnels/retention/frequency/Insights
 SEGMENT_LIMIT = 10_000  # the documented maximum of ``limit`` (top segments) on every report endpoint
 SUB_DAY = ("minute", "hour")
@@ -181,3 +182,43 @@ def count(value: Any) -> int | None:
         return int(value)
     n = number(value)
     return None if n is None else round(n)
+
+
+def series_leaves(function: str, series: Any) -> list[tuple[dt.datetime | None, str, str, float | None]]:
+    """``(date, metric, segment, value)`` of every number in an Insights ``series`` (also ``mp_insights``)."""
+    series = expect(function, series or {}, dict, "/insights series")
+    rows = []
+    for metric, node in series.items():
+        for path, key, value in _leaves(function, node, []):
+            when = bucket_time(function, key) if key is not None else None
+            rows.append((when, str(metric), _segment(path), number(value)))
+    # By date (undated rows last); sorting is stable, so Mixpanel's metric and segment order stays within a date.
+    rows.sort(key=lambda r: (r[0] is None, r[0] or dt.datetime.min))
+    return rows
+
+
+def _leaves(function: str, node: Any, path: list[str]) -> Iterator[tuple[list[str], str | None, Any]]:
+    """``(segment path, date key or None, number)`` for every number under ``node``."""
+    if isinstance(node, dict):
+        if node and all(is_time_key(k) for k in node):
+            for key, value in node.items():
+                if isinstance(value, dict | list):
+                    raise MpsqlError(f"{function}: this saved report's values are not numbers (a funnel or "
+                                     "retention report?); mp_query('insights', params := {bookmark_id: ...}) "
+                                     "returns its raw answer")
+                yield path, key, value
+            return
+        for key, value in node.items():
+            yield from _leaves(function, value, [*path, str(key)])
+        return
+    if isinstance(node, list):
+        raise MpsqlError(f"{function}: this saved report's series hold lists, not numbers; "
+                         "mp_query('insights', ...) returns its raw answer")
+    yield path, None, node  # a number without a time axis: its keys are the segment
+
+
+def _segment(path: list[str]) -> str:
+    parts = list(path)
+    while len(parts) > 1 and parts[-1] == OVERALL:
+        parts.pop()
+    return SEPARATOR.join(parts) if parts else OVERALL

@@ -25,7 +25,7 @@ from mpsql.functions._spec import TableFunction
 
 A = TypeVar("A", bound=Args)
 
-BATCH_ROWS = 122_880  # DuckDB's row-group size
+BATCH_ROWS = 122_880  # DuckDB's row-group size: smaller batches make a CTAS into a file markedly slower
 ENV_TTL = "MPSQL_CACHE_TTL"
 DISCOVERY_TTL = 3600.0  # event and property names change slowly; an hour spares the 60/hour query budget
 REPORT_TTL = 300.0  # identical report requests within five minutes are answered from the cache
@@ -55,12 +55,12 @@ class Call(Generic[A]):
     cancel: CancelScope | None = None
 
     def fetch(self, family: Family, endpoint: str, params: dict[str, Any] | None = None, *, method: str = "GET",
-              ttl: float | None = None) -> Any:
+              ttl: float | None = None, json_body: dict[str, Any] | None = None) -> Any:
         """The JSON body of one request (from the cache when ``ttl`` allows); the reply is kept for ``rows``."""
-        return self.accept(self.request(family, endpoint, params, method=method, ttl=ttl))
+        return self.accept(self.request(family, endpoint, params, method=method, ttl=ttl, json_body=json_body))
 
     def request(self, family: Family, endpoint: str, params: dict[str, Any] | None = None, *, method: str = "GET",
-                ttl: float | None = None) -> Reply:
+                ttl: float | None = None, json_body: dict[str, Any] | None = None) -> Reply:
         """One request, nothing recorded: safe to run on worker threads (pair it with ``accept`` in order).
 
         A Query API request carries the data view: ``workspace :=``, else the account's ``workspace_id``
@@ -69,7 +69,8 @@ class Call(Generic[A]):
             workspace = getattr(self.args, "workspace", None) or self.client.account.workspace_id
             if workspace is not None and "workspace_id" not in (params or {}):
                 params = {**(params or {}), "workspace_id": workspace}
-        return self.client.fetch_json(family, endpoint, params, method=method, cache_ttl=ttl, cancel=self.cancel)
+        return self.client.fetch_json(family, endpoint, params, method=method, cache_ttl=ttl, cancel=self.cancel,
+                                      json_body=json_body)
 
     def accept(self, reply: Reply) -> Any:
         """Keep ``reply`` (for ``report``'s row count and the progress line's bytes); returns its body."""
@@ -89,8 +90,7 @@ class Call(Generic[A]):
         if self.progress is not None:
             self.progress.rows += rows
             self.progress.windows_done += 1
-            if self.ctx.on_progress is not None:
-                self.ctx.on_progress(self.progress)
+            self.ctx.report(self.progress)
 
 
 Producer = Callable[[Call[A]], Iterable[Sequence[Any]]]

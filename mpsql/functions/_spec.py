@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from mpsql.functions._context import Context
-    from mpsql.functions._duckdb import Node
+    from mpsql.functions._duckdb import Predicate
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,8 @@ class TableFunction:
     named: dict[str, str]  # option -> SQL default
     description: str
     example: str
-    start: Callable[[Context, dict[str, Any], list[Node], list[str]], Iterator[pa.RecordBatch]]
-    accepts: Callable[[Node], bool] | None = None
+    start: Callable[[Context, dict[str, Any], list[Predicate], list[str]], Iterator[pa.RecordBatch]]
+    accepts: Callable[[Predicate], bool] | None = None
     model: type[BaseModel] | None = None  # the argument model ``named`` is derived from (``sql_named``)
 
     @property

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import duckdb
 import pyarrow as pa
 from pydantic import Field
 
+from mpsql.api.retry import RetryPolicy
 from mpsql.errors import ArgumentError, MpsqlError
 from mpsql.functions._args import Args, Day, ProjectArgs
+from mpsql.functions._context import Context
 from mpsql.functions._reports import expect
 from mpsql.functions._rows import DISCOVERY_TTL, Call, cache_ttl, rows_function
 
@@ -360,13 +361,28 @@ class KnownNames:
         return sorted({p for names in self.by_event.values() for p in names})
 
 
-def known_names(con: duckdb.DuckDBPyConnection) -> KnownNames:
-    """What earlier ``mp_events()`` / ``mp_properties()`` calls left in the cache for ``con``'s account."""
-    from mpsql.connection import context_of
+NAMES_REFRESH = 86_400.0  # completion's own load of event names: at most once a day (unless $MPSQL_CACHE_TTL)
 
-    ctx = context_of(con)
-    if ctx is None:
-        return KnownNames()
+
+def load_event_names(ctx: Context) -> bool:
+    """Make sure the cache holds the project's event names for completion: nothing when it holds some younger
+    than a day (``$MPSQL_CACHE_TTL`` if set), else one request, one attempt, stored as ``mp_events()`` stores it.
+
+    False, without a request, when there is no account or caching is off; an HTTP failure is raised."""
+    ttl = cache_ttl(NAMES_REFRESH)
+    if ttl is None:
+        return False
+    try:
+        client = ctx.client("completion", None, retry=RetryPolicy(max_attempts=1))
+    except MpsqlError:
+        return False
+    client.fetch_json("query", "/events/names", events_params(), cache_ttl=ttl)
+    return True
+
+
+def known_names(ctx: Context) -> KnownNames:
+    """What earlier ``mp_events()`` / ``mp_properties()`` calls left in the cache for the account of ``ctx`` (a
+    connection's ``mpsql.connection.context_of``)."""
     try:
         client = ctx.client("completion", None)
     except MpsqlError:

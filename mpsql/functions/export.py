@@ -9,19 +9,23 @@ How a call runs, top to bottom:
 3. ``plan_segments`` splits the days into those the store already holds for this selection (read locally, no
    request) and runs of days to fetch. ``plan_windows`` cuts each run into as few requests as safety allows,
    sized by the project's known density (a one-day probe first when nothing is known yet).
-4. ``Fetcher`` downloads windows, a few at a time, each to a scratch file; the body is parsed by DuckDB's own
-   JSON reader on a private connection, checked line by line (``Window``), and written as one Parquet file per
-   day. A window that fails is downloaded again from scratch before any of its rows are used, so retries never
-   duplicate or lose rows; its days are committed to the store only once whole.
-5. The consumer reads the day files in date order with Mixpanel's dedup rule and the exact predicates applied,
-   as Arrow batches aligned to DuckDB's row groups, so memory stays flat however long the range is.
+4. ``Fetcher`` downloads windows, a few at a time; each body is parsed in parts while it downloads, by DuckDB's
+   own JSON reader on a private connection (one part at a time for the statement: ``ParseLane``), checked line
+   by line (``Window``), and written as one Parquet file per day. A window that fails is downloaded again from
+   scratch before any of its rows are used, so retries never duplicate or lose rows; its days are committed to
+   the store only once whole.
+5. The consumer reads each window (or the held day files) in date order with Mixpanel's dedup rule and the exact
+   predicates applied, as Arrow batches aligned to DuckDB's row groups.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import heapq
+import itertools
 import json
+import math
 import os
 import queue
 import re
@@ -30,7 +34,7 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +49,9 @@ from mpsql.api.framing import TERMINATED_EARLY, JsonlBody
 from mpsql.errors import ArgumentError, Cancelled, ConfigError, InvalidResponse, StreamTruncated
 from mpsql.functions._args import Args, Day, Names, check_date_range, parse_call, sql_named
 from mpsql.functions._context import CancelScope, Context, Progress
-from mpsql.functions._duckdb import Binary, Col, In, Lit, Node, sql_string
+from mpsql.functions._duckdb import Among, Compare, Logical, sql_string
+from mpsql.functions._duckdb import Predicate as Node
+from mpsql.functions._rows import BATCH_ROWS
 from mpsql.functions._spec import TableFunction
 from mpsql.functions.project import clock, today_for
 from mpsql.functions.where_sql import UnsupportedWhere, where_to_sql
@@ -53,7 +59,6 @@ from mpsql.store.days import DayStore, HeldDay, Selection, make_scratch, manifes
 
 NAME = "mp_export"
 MAX_EVENTS = 100_000  # Mixpanel's cap on the export `limit` parameter (docs/mixpanel-api.md, export)
-ROW_GROUP = 122_880  # DuckDB's row-group size: smaller batches make a CTAS into a file markedly slower
 
 SCHEMA = pa.schema([
     pa.field("event", pa.string()),
@@ -99,29 +104,27 @@ _COMPARE = {"=", "!=", "<", "<=", ">", ">="}
 
 def accepts(node: Node) -> bool:
     """Predicates on ``event`` and ``time`` against literals, combined with AND/OR; applied exactly later."""
-    if isinstance(node, Binary) and node.op in ("AND", "OR"):
+    if isinstance(node, Logical):
         return accepts(node.left) and accepts(node.right)
-    if isinstance(node, Binary) and node.op in _COMPARE:
-        return (isinstance(node.left, Col) and isinstance(node.right, Lit)
-                and node.left.parts[-1] in ("event", "time"))
-    if isinstance(node, In):
-        return (isinstance(node.operand, Col) and node.operand.parts[-1] == "event"
-                and all(isinstance(v, Lit) for v in node.values))
+    if isinstance(node, Compare) and node.op in _COMPARE:
+        return node.column in ("event", "time")
+    if isinstance(node, Among):
+        return node.column == "event"
     return False
 
 
 def _event_names(node: Node) -> set[str] | None:
     """The event names a predicate allows, or None if it does not restrict the event to a list."""
-    if isinstance(node, Binary) and node.op == "=" and node.left.parts[-1] == "event":
-        return {node.right.value}
-    if isinstance(node, In) and node.operand.parts[-1] == "event":
-        return {v.value for v in node.values}
-    if isinstance(node, Binary) and node.op == "AND":
+    if isinstance(node, Compare) and node.op == "=" and node.column == "event":
+        return {node.value}
+    if isinstance(node, Among) and node.column == "event":
+        return set(node.values)
+    if isinstance(node, Logical) and node.op == "AND":
         left, right = _event_names(node.left), _event_names(node.right)
         if left is None or right is None:
             return left if right is None else right
         return left & right
-    if isinstance(node, Binary) and node.op == "OR":
+    if isinstance(node, Logical) and node.op == "OR":
         left, right = _event_names(node.left), _event_names(node.right)
         return None if left is None or right is None else left | right
     return None
@@ -129,13 +132,13 @@ def _event_names(node: Node) -> set[str] | None:
 
 def _time_bounds(node: Node) -> tuple[int | None, int | None]:
     """The (lowest, highest) microsecond epoch a predicate allows for ``time``; None where unbounded."""
-    if isinstance(node, Binary) and node.op == "AND":
+    if isinstance(node, Logical) and node.op == "AND":
         (lo1, hi1), (lo2, hi2) = _time_bounds(node.left), _time_bounds(node.right)
         los = [v for v in (lo1, lo2) if v is not None]
         his = [v for v in (hi1, hi2) if v is not None]
         return (max(los) if los else None, min(his) if his else None)
-    if isinstance(node, Binary) and node.op in (">", ">=", "<", "<=", "=") and node.left.parts[-1] == "time":
-        value = node.right.value
+    if isinstance(node, Compare) and node.op in (">", ">=", "<", "<=", "=") and node.column == "time":
+        value = node.value
         if not isinstance(value, int):
             return (None, None)
         lo = value if node.op in (">", ">=", "=") else None
@@ -241,8 +244,9 @@ def plan_windows(first: dt.date, last: dt.date, rows_per_day: float | None, *, f
     elif rows_per_day is None:
         return [(first, first)]
     else:
-        per = max(1, int((target or TARGET_WINDOW_ROWS) // max(rows_per_day, 1e-9)))
-        count = -(-total // per)
+        # As many windows as the rows need (29 days of 33k rows are 4 windows of 7-8 days, not 5 of 6: a fifth
+        # would wait for a first to be read before it is even sent), evenly sized.
+        count = min(total, max(1, math.ceil(total * rows_per_day / (target or TARGET_WINDOW_ROWS))))
         sizes = [total // count + (1 if i < total % count else 0) for i in range(count)]  # even: no tiny last one
     out = []
     start = first
@@ -290,12 +294,12 @@ class Density:
         return min(last, start + dt.timedelta(days=32 * max(1, self.days) - 1))
 
 
-# -- one window: download, check, parse, write one Parquet file per day -----------------------------------------
+# -- one window: download, parse as it arrives, check, write one Parquet file per day ----------------------------
 
 # Every line must be a Mixpanel event: an object with a string ``event`` and a ``properties`` object whose ``time``
 # is a number. A time of 1e11 or more cannot be seconds (that is the year 5138): it is read as milliseconds.
 _PARSE = """
-CREATE TABLE w AS
+INSERT INTO w
 SELECT CASE WHEN json_type(event) = 'VARCHAR' THEN event ->> '$' END AS event,
        CASE WHEN json_type(k[1]) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND t > 0 AND t < 1e14
             THEN make_timestamp(CAST(round(t * CASE WHEN t >= 1e11 THEN 1000 ELSE 1000000 END) AS BIGINT))
@@ -317,8 +321,8 @@ FROM (
 """
 
 _EMPTY = """
-CREATE TABLE w (event VARCHAR, time TIMESTAMPTZ, distinct_id VARCHAR, insert_id VARCHAR, processed DOUBLE,
-                duplicate BOOLEAN, properties JSON)
+CREATE OR REPLACE TABLE w (event VARCHAR, time TIMESTAMPTZ, distinct_id VARCHAR, insert_id VARCHAR,
+                           processed DOUBLE, duplicate BOOLEAN, properties JSON)
 """
 
 # Mixpanel's rule (docs/mixpanel-api.md, duplicates): one row per (event, distinct_id, time, $insert_id), the copy
@@ -337,6 +341,10 @@ UPDATE w SET duplicate = true WHERE rowid IN (
 
 _DAY_COLUMNS = "event, time, distinct_id, insert_id, properties, duplicate"
 
+# A body is parsed in parts of about this much JSON while the rest of it downloads, so a response that streams at
+# a bounded rate (as Mixpanel's do) costs little more than its download. Parts end on line boundaries.
+PART_BYTES = 16 << 20
+
 
 def _private_connection(scratch: Path, zone: str = "UTC") -> duckdb.DuckDBPyConnection:
     """A DuckDB connection of mpsql's own (never the user's), spilling to the statement's scratch folder.
@@ -352,8 +360,73 @@ def _private_connection(scratch: Path, zone: str = "UTC") -> duckdb.DuckDBPyConn
     return con
 
 
+@dataclass
+class _Part:
+    """A run of whole lines of one attempt's body, in a file of its own until it is parsed and checked."""
+
+    path: Path
+    first_line: int  # index in the whole body of its first line (= the rowid of its first row in ``w``)
+    lines: int
+    last: bool = False
+
+
+class ParseLane:
+    """Parses the parts of a statement's windows one at a time (a parse takes both cores: two at once would only
+    slow each other), the earliest window's first: the statement reads windows in order, so the window it needs
+    next is whole soonest, and is read while later ones are still parsed."""
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[int, int, Future[None], Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def submit(self, window: int, work: Callable[[], None]) -> Future[None]:
+        future: Future[None] = Future()
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the parse lane is closed")
+            heapq.heappush(self._queue, (window, next(self._seq), future, work))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="mpsql-parse", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return future
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                _, _, future, work = heapq.heappop(self._queue)
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                work()
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
+
+    def close(self) -> None:
+        """Call off the parts not begun; wait for the one being parsed."""
+        with self._cond:
+            self._closed = True
+            for _, _, future, _ in self._queue:
+                future.cancel()
+            self._queue.clear()
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
+
 class Window:
-    """One request's rows: its body on disk, then checked and deduplicated in a private DuckDB table ``w``.
+    """One request's rows: its body parsed part by part as it downloads into a private DuckDB table ``w``, then,
+    once whole, checked and deduplicated.
 
     Two parties share the parsed rows: the reader (the statement, via ``read``) and the writer (``write_days``,
     one Parquet file per day for the store), at the same time on two cursors; each calls ``release`` when done.
@@ -361,8 +434,8 @@ class Window:
 
     def __init__(self, scratch: Path, index: int, first: dt.date, last: dt.date, selection: Selection, *,
                  redact: Callable[[str, int], str] = lambda text, limit: text[:limit], version: str = "",
-                 clock: Callable[[], float] = time.time,
-                 turn: Callable[[int], contextlib.AbstractContextManager[None]] | None = None) -> None:
+                 clock: Callable[[], float] = time.time, lane: ParseLane | None = None,
+                 part_bytes: int = PART_BYTES) -> None:
         self.scratch = scratch
         self.first, self.last = first, last
         self.span = f"{first}..{last}"
@@ -374,24 +447,32 @@ class Window:
         self._redact = redact  # DuckDB's parse errors quote the offending value, which may echo the secret
         self._version = version
         self._clock = clock
-        self._turn = turn or (lambda index: contextlib.nullcontext())
-        self._path = scratch / f"window-{index}.jsonl"
+        self._own_lane = lane is None
+        self._lane = lane or ParseLane()
+        self._part_bytes = part_bytes
+        self._attempt = 0
         self._file: Any = None
+        self._part: _Part | None = None  # being written
+        self._part_start = 0  # body bytes before it
+        self._parts: list[Future[None]] = []  # this attempt's parts, submitted to the lane
         self._inflate: Any = None
         self.wire_bytes = 0  # as sent (compressed), for the progress line
-        self.con: duckdb.DuckDBPyConnection | None = None  # holds the parsed rows (table w) once whole
+        self.con: duckdb.DuckDBPyConnection | None = None  # holds the rows (table w)
         self.parsed = threading.Event()  # set once the rows may be read
         self._shares = 2  # the reader's and the writer's: the rows are dropped when both are done
         self._lock = threading.Lock()
 
-    # The client calls this once per attempt: every attempt starts from an empty file.
+    # The client calls this once per attempt: every attempt starts from nothing.
     def __call__(self, gzip: bool) -> Window:
-        self._close_file()
-        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        self._file = os.fdopen(fd, "wb")
-        self.body = JsonlBody(self._file, gzip=False, endpoint="export")
-        # A gzip body is inflated as it arrives (a core that would otherwise wait on the network): DuckDB reads a
-        # plain file with both cores, a gzip file with one.
+        self._settle()
+        if self.con is None:
+            self.con = _private_connection(self.scratch, self.selection.zone)
+        self.con.execute(_EMPTY)  # drops what an earlier attempt parsed
+        self._attempt += 1
+        self._part_start = 0
+        self.body = JsonlBody(_PartSink(self), gzip=False, endpoint="export")
+        self._open_part()
+        # A gzip body is inflated as it arrives (a core that would otherwise wait on the network).
         self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
         self.wire_bytes = 0
         return self
@@ -401,37 +482,34 @@ class Window:
         self.wire_bytes += len(chunk)
         if self._inflate is None:
             self.body.feed(chunk)
-            return
-        while chunk:
-            if self._inflate.eof:  # gzip members back to back make one body
-                self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            try:
-                self.body.feed(self._inflate.decompress(chunk))
-            except zlib.error as exc:
-                raise StreamTruncated(f"export: the gzip body of {self.span} is corrupt ({exc})") from None
-            chunk = self._inflate.unused_data if self._inflate.eof else b""
+        else:
+            while chunk:
+                if self._inflate.eof:  # gzip members back to back make one body
+                    self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                try:
+                    self.body.feed(self._inflate.decompress(chunk))
+                except zlib.error as exc:
+                    raise StreamTruncated(f"export: the gzip body of {self.span} is corrupt ({exc})") from None
+                chunk = self._inflate.unused_data if self._inflate.eof else b""
+        # The file holds whole lines only (the body keeps a line's start until its end arrives): cut it here.
+        if self.body.bytes - self._part_start >= self._part_bytes:
+            self._cut(last=False)
+        for part in self._parts:  # a part that failed fails the attempt now, not after the rest downloads
+            if part.done() and part.exception() is not None:
+                part.result()
 
     def finish(self) -> None:
         """Prove the body whole and well formed (the client retries the request if not), then hold its rows."""
-        assert self.body is not None
+        assert self.body is not None and self.con is not None
         if self._inflate is not None and self.wire_bytes and not self._inflate.eof:
             raise StreamTruncated(f"export: the gzip body of {self.span} ended early")
         self.body.finish()
-        self._close_file()
+        self._cut(last=True)
+        for part in self._parts:
+            part.result()
         self.fetched_at = self._clock()
-        with self._turn(self.index):
-            con = _private_connection(self.scratch, self.selection.zone)
-            try:
-                self._parse(con)
-                self._check(con)
-                con.execute(_MARK_DUPLICATES)
-            except BaseException:
-                con.close()
-                raise
-            finally:
-                with contextlib.suppress(OSError):
-                    os.unlink(self._path)
-        self.con = con
+        self.rows = self.con.execute("SELECT count(*) FROM w").fetchone()[0]  # type: ignore[index]
+        self.con.execute(_MARK_DUPLICATES)
 
     def read(self, rows: RowFilter, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
         """The window's rows that pass ``rows``, in the body's order."""
@@ -487,43 +565,96 @@ class Window:
             if con is not None:
                 self.con = None
         if con is not None:
+            self._settle()
             con.close()
+            if self._own_lane:
+                self._lane.close()
 
-    def _parse(self, con: duckdb.DuckDBPyConnection) -> None:
-        body = self.body
-        assert body is not None
+    def close(self) -> None:
+        """The download is over (done or failed): no part of it is parsed any more."""
+        self._settle()
+
+    # -- parts ------------------------------------------------------------------------------------------------
+
+    def _open_part(self) -> None:
+        assert self.body is not None
+        path = self.scratch / f"window-{self.index}-{self._attempt}-{len(self._parts)}.jsonl"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        self._file = os.fdopen(fd, "wb")
+        self._part = _Part(path, self.body.lines, 0)
+
+    def _cut(self, *, last: bool) -> None:
+        """Hand the part written so far to the lane (an empty last part only if the body had no line at all)."""
+        assert self.body is not None and self._part is not None
+        part, self._part = self._part, None
+        self._file.close()
+        self._file = None
+        part.lines, part.last = self.body.lines - part.first_line, last
+        if part.lines:
+            self._parts.append(self._lane.submit(self.index, lambda: self._parse(part)))
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(part.path)
+        self._part_start = self.body.bytes
+        if not last:
+            self._open_part()
+
+    def _settle(self) -> None:
+        """Close the part being written and wait for (or call off) the parts handed to the lane."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._part is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._part.path)
+            self._part = None
+        for part in self._parts:
+            part.cancel()
+        for part in self._parts:
+            with contextlib.suppress(BaseException):
+                part.result()
+        self._parts = []
+
+    def _parse(self, part: _Part) -> None:
+        """Parse one part into ``w`` and check its rows (runs on the lane)."""
+        con = self.con
+        assert con is not None
         try:
-            if body.lines:
-                con.execute(_PARSE, [str(self._path)])
-            else:  # an empty body: DuckDB cannot read anything from an empty file
-                con.execute(_EMPTY)
-        except (duckdb.Error, UnicodeDecodeError) as exc:
-            # (DuckDB's message quotes the bad bytes; when they are not UTF-8, reading the message itself fails.)
-            first = self._redact(str(exc).splitlines()[0].replace(str(self._path), "<body>"), 500)
-            if "maximum_object_size" in first:
-                # Not something a second download would mend: Mixpanel caps an event at 1 MB.
-                raise InvalidResponse(f"export: the body of {self.span} holds a record larger than 16 MB") from None
-            shape = re.search(r"transform error .* in line (\d+)", first)
-            if shape:  # well-formed JSON of the wrong shape (a list, a string, a number): not a cut body
-                number = int(shape.group(1))
-                raise InvalidResponse(f"export: line {number} of the body for {self.span} is not a Mixpanel event "
-                                      f"(an object with an 'event' name and 'properties' holding a numeric 'time'): "
-                                      f"{self._redact(_line(self._path, number - 1), 300)}") from None
-            if _ends_terminated_early(self._path):
-                first = "Mixpanel ended the body with 'terminated early'"
-            # A cut or corrupt gzip stream, a line cut short, junk such as a proxy's error page: fetch it again.
-            raise StreamTruncated(f"export: the body of {self.span} is not whole JSONL ({first})") from None
-        self.rows = con.execute("SELECT count(*) FROM w").fetchone()[0]  # type: ignore[index]
+            try:
+                con.execute(_PARSE, [str(part.path)])
+            except (duckdb.Error, UnicodeDecodeError) as exc:
+                raise self._parse_error(exc, part) from None
+            self._check(con, part)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(part.path)
 
-    def _check(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _parse_error(self, exc: BaseException, part: _Part) -> InvalidResponse | StreamTruncated:
+        # (DuckDB's message quotes the bad bytes; when they are not UTF-8, reading the message itself fails.)
+        first = self._redact(str(exc).splitlines()[0].replace(str(part.path), "<body>"), 500)
+        if "maximum_object_size" in first:
+            # Not something a second download would mend: Mixpanel caps an event at 1 MB.
+            return InvalidResponse(f"export: the body of {self.span} holds a record larger than 16 MB")
+        shape = re.search(r"transform error .* in line (\d+)", first)
+        if shape:  # well-formed JSON of the wrong shape (a list, a string, a number): not a cut body
+            number = int(shape.group(1))
+            return InvalidResponse(f"export: line {part.first_line + number} of the body for {self.span} is not a "
+                                   f"Mixpanel event (an object with an 'event' name and 'properties' holding a "
+                                   f"numeric 'time'): {self._redact(_line(part.path, number - 1), 300)}")
+        if part.last and _ends_terminated_early(part.path):
+            first = "Mixpanel ended the body with 'terminated early'"
+        # A cut or corrupt gzip stream, a line cut short, junk such as a proxy's error page: fetch it again.
+        return StreamTruncated(f"export: the body of {self.span} is not whole JSONL ({first})")
+
+    def _check(self, con: duckdb.DuckDBPyConnection, part: _Part) -> None:
         """Every row is an event of one of the requested days; otherwise the window fails, naming the line."""
         bad, low, high = con.execute(
             "SELECT min(rowid) FILTER (WHERE event IS NULL OR time IS NULL), "
             "min(time) FILTER (WHERE CAST(time AS DATE) NOT BETWEEN ? AND ?), "
-            "max(time) FILTER (WHERE CAST(time AS DATE) NOT BETWEEN ? AND ?) FROM w",
-            [self.first, self.last, self.first, self.last]).fetchone()  # type: ignore[misc]
+            "max(time) FILTER (WHERE CAST(time AS DATE) NOT BETWEEN ? AND ?) FROM w WHERE rowid >= ?",
+            [self.first, self.last, self.first, self.last, part.first_line]).fetchone()  # type: ignore[misc]
         if bad is not None:
-            line = _line(self._path, bad)
+            line = _line(part.path, bad - part.first_line)
             raise InvalidResponse(f"export: line {bad + 1} of the body for {self.span} is not a Mixpanel event "
                                   f"(an object with an 'event' name and 'properties' holding a numeric 'time'): "
                                   f"{self._redact(line, 300)}")
@@ -531,13 +662,18 @@ class Window:
             raise InvalidResponse(f"export: the response for {self.span} holds events outside those days "
                                   f"({low} .. {high})")
 
-    def _close_file(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
 
-    def close(self) -> None:
-        self._close_file()
+class _PartSink:
+    """The file the body writes its whole lines to: the window's current part."""
+
+    def __init__(self, window: Window) -> None:
+        self._window = window
+
+    def write(self, data: bytes) -> None:
+        self._window._file.write(data)
+
+    def writelines(self, parts: Iterable[bytes]) -> None:
+        self._window._file.writelines(parts)
 
 
 def _line(path: Path, index: int) -> str:
@@ -611,7 +747,7 @@ def _select(con: duckdb.DuckDBPyConnection, source: str, rows: RowFilter,
             columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
     wanted = [name for name in SCHEMA.names if name in columns] or ["event"]
     sql = f"SELECT {', '.join(wanted)} FROM {source} WHERE {rows.sql()}"
-    for batch in con.sql(sql).to_arrow_reader(ROW_GROUP):
+    for batch in con.sql(sql).to_arrow_reader(BATCH_ROWS):
         yield _as_schema(batch, wanted)
 
 
@@ -631,28 +767,6 @@ def _as_schema(batch: pa.RecordBatch, names: Sequence[str]) -> pa.RecordBatch:
 
 
 # -- fetching windows, a few at a time ---------------------------------------------------------------------------
-
-class Turnstile:
-    """Windows are parsed one at a time and in order, while their downloads overlap: a parse takes both cores, so
-    parsing two at once only delays the one the statement needs next."""
-
-    def __init__(self, cancel: CancelScope) -> None:
-        self._next = 0
-        self._cond = threading.Condition()
-        self._cancel = cancel
-
-    @contextlib.contextmanager
-    def turn(self, index: int) -> Iterator[None]:
-        with self._cond:
-            while self._next != index:
-                if self._cancel.is_set():
-                    raise Cancelled(f"{NAME}: cancelled")
-                self._cond.wait(0.05)
-        yield  # a failed parse keeps the turn: the same window is downloaded again and parsed next
-        with self._cond:
-            self._next = index + 1
-            self._cond.notify_all()
-
 
 @dataclass
 class Fetcher:
@@ -676,7 +790,7 @@ class Fetcher:
     stopped: bool = False  # the gate said no: windows were left unfetched
     _index: int = 0
     _pool: ThreadPoolExecutor | None = None
-    _turnstile: Turnstile | None = None
+    _lane: ParseLane | None = None
 
     def fetch(self, windows: Sequence[tuple[dt.date, dt.date]], *, stored: bool = False) -> Iterator[Window]:
         """The windows in order, each once its rows are checked (with ``stored``, once its days are kept too).
@@ -717,10 +831,10 @@ class Fetcher:
     def _submit(self, first: dt.date, last: dt.date) -> tuple[Window, Future[Window]]:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="mpsql-export")
-        if self._turnstile is None:
-            self._turnstile = Turnstile(self.cancel)
+        if self._lane is None:
+            self._lane = ParseLane()
         window = Window(self.scratch, self._index, first, last, self.selection, redact=self.client.redact,
-                        version=_version(), clock=self.clock, turn=self._turnstile.turn)
+                        version=_version(), clock=self.clock, lane=self._lane)
         self._index += 1
         return window, self._pool.submit(self._download, window)
 
@@ -766,10 +880,12 @@ class Fetcher:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._lane is not None:
+            self._lane.close()
 
 
 def _version() -> str:
-    from mpsql import __version__
+    from mpsql.version import __version__
 
     return __version__
 
@@ -794,114 +910,147 @@ def start_export(ctx: Context, raw: dict[str, Any], pushed: list[Node],
             if args.store == "local":
                 raise ArgumentError(NAME, "filter", f"cannot be applied to held days: {exc}") from None
             local_where = ""  # held days without this very `where` cannot answer it: they are fetched
-    return _stream(ctx, client, args, plan, store, local_where, tuple(columns) or tuple(SCHEMA.names))
-
-
-def _stream(ctx: Context, client: MixpanelClient, args: ExportArgs, plan: ExportPlan, store: DayStore | None,
-            local_where: str, columns: tuple[str, ...]) -> Iterator[pa.RecordBatch]:
     if plan.empty:
-        return
-    want = Selection(plan.events, args.filter or None, plan.zone)
-    now = ctx.now()
-    scratch = store.scratch() if store is not None else _system_scratch()
-    # The held days are pinned (hard-linked into the scratch folder) before planning: another process replacing
-    # one meanwhile cannot change what this statement reads.
-    held = store.pin(_days(plan.from_date, plan.to_date), scratch) if store is not None else {}
+        return iter(())
+    return ExportRun(ctx, client, args, plan, store, local_where, tuple(columns) or tuple(SCHEMA.names)).rows()
 
-    def usable(day: HeldDay) -> bool:
-        if not day.selection.covers(want, where_applies_locally=bool(local_where)):
+
+# What the worker hands the consumer: a fetched window, or held day files, with the filter their rows need.
+_Item = tuple["list[Path] | Window", RowFilter]
+
+
+class ExportRun:
+    """One statement's rows: a worker fetches (or finds held) the days in order while the consumer reads them.
+
+    The worker (``produce``) walks the planned segments: held days are handed on as files, missing days are
+    fetched window by window. The consumer (``rows``) reads each item in turn, applies ``max_events``, reports
+    progress and re-cuts the batches into whole row groups.
+    """
+
+    def __init__(self, ctx: Context, client: MixpanelClient, args: ExportArgs, plan: ExportPlan,
+                 store: DayStore | None, local_where: str, columns: tuple[str, ...]) -> None:
+        self.ctx, self.client, self.args, self.plan, self.store = ctx, client, args, plan, store
+        self.local_where, self.columns = local_where, columns
+        self.want = Selection(plan.events, args.filter or None, plan.zone)
+        self.cancel = ctx.scope()  # set when the consumer stops, or by mpsql.interrupt(con) / Ctrl-C
+        self.ready: queue.Queue[_Item | BaseException | None] = queue.Queue(maxsize=1)
+        self.remaining = args.max_events
+
+    def rows(self) -> Iterator[pa.RecordBatch]:
+        """The statement's batches (lazy: nothing is fetched before the first is asked for)."""
+        now = self.ctx.now()
+        scratch = self.store.scratch() if self.store is not None else _system_scratch()
+        try:
+            # The held days are pinned (hard-linked into the scratch folder) before planning: another process
+            # replacing one meanwhile cannot change what this statement reads.
+            held = self.store.pin(_days(self.plan.from_date, self.plan.to_date), scratch) if self.store else {}
+            segments = plan_segments(self.plan.from_date, self.plan.to_date, held, lambda day: self._usable(day, now))
+            if self.args.store == "local":
+                segments = _held_only(segments, self.plan, self.client.notice)
+            self.progress = Progress(function=NAME, windows_total=sum(1 for s in segments if not s.fetch))
+            # Known from the store's recent days, else learnt from the first window (a probe): one for all runs.
+            self.density = Density.known(self.store.rows_per_day() if self.store is not None else None)
+            self.fetcher = Fetcher(self.client, scratch, _request_params(self.args, self.plan), self.want,
+                                   self.store, self.cancel, self.progress, clock=self.ctx.now)
+            worker = threading.Thread(target=self._produce, args=(segments,), name="mpsql-export", daemon=True)
+            con = _private_connection(scratch)
+            worker.start()
+            try:
+                with contextlib.closing(self._consume(con)) as stream:
+                    yield from _row_groups(stream)
+            finally:
+                self.cancel.set()
+                _drain(self.ready)
+                worker.join(timeout=30)
+                self.fetcher.close()
+                con.close()
+        finally:
+            release_scratch(scratch)
+
+    def _usable(self, day: HeldDay, now: float) -> bool:
+        """Whether a held day may answer this call: it covers the selection and is settled (or fresh enough)."""
+        if not day.selection.covers(self.want, where_applies_locally=bool(self.local_where)):
             return False
-        return args.store == "local" or (args.store == "use" and day.servable(store.settings, now))  # type: ignore[union-attr]
+        assert self.store is not None
+        return self.args.store == "local" or (self.args.store == "use" and day.servable(self.store.settings, now))
 
-    segments = plan_segments(plan.from_date, plan.to_date, held, usable)
-    if args.store == "local":
-        segments = _held_only(segments, plan, client.notice)
-    params = _request_params(args, plan)
-    progress = Progress(function=NAME, windows_total=sum(1 for s in segments if not s.fetch))
-    cancel = ctx.scope()  # set when the consumer stops, or by mpsql.interrupt(con) / Ctrl-C
-    fetcher = Fetcher(client, scratch, params, want, store, cancel, progress, clock=ctx.now)
-    density = Density.known(store.rows_per_day() if store is not None else None)
-    ready: queue.Queue[tuple[list[Path] | Window, RowFilter] | BaseException | None] = queue.Queue(maxsize=1)
-
-    def row_filter(where: str | None) -> RowFilter:
+    def _row_filter(self, where: str | None) -> RowFilter:
         # Rows fetched with the call's `where` (or held under it) were filtered by Mixpanel; rows of a day held
         # whole get the same `where` applied locally.
-        local = local_where if args.filter and where is None else ""
-        return RowFilter(args.dedupe, plan.events, local, plan.exact_sql)
+        local = self.local_where if self.args.filter and where is None else ""
+        return RowFilter(self.args.dedupe, self.plan.events, local, self.plan.exact_sql)
 
-    def produce() -> None:
+    # -- the worker -------------------------------------------------------------------------------------------
+
+    def _produce(self, segments: list[Segment]) -> None:
         try:
             for segment in segments:
-                if not segment.fetch:
+                if segment.fetch:
+                    self._fetch(segment)
+                else:
                     for group in _same_where(segment.held):
-                        _put(ready, ([d.path for d in group], row_filter(group[0].selection.where)), cancel)
-                    continue
-                start = segment.first
-                while start <= segment.last:
-                    windows = density.next_windows(start, segment.last, args.window_days)
-                    progress.windows_total += len(windows)
-                    for window in fetcher.fetch(windows):
-                        density.saw(window.rows, (window.last - window.first).days + 1)
-                        if not _put(ready, (window, row_filter(args.filter or None)), cancel):
-                            window.release()
-                        start = window.last + dt.timedelta(days=1)
-            _put(ready, None, cancel)
+                        _put(self.ready, ([d.path for d in group], self._row_filter(group[0].selection.where)),
+                             self.cancel)
+            _put(self.ready, None, self.cancel)
         except Cancelled:
             pass
         except BaseException as exc:
-            _put(ready, exc, cancel)
+            _put(self.ready, exc, self.cancel)
 
-    worker = threading.Thread(target=produce, name="mpsql-export", daemon=True)
-    remaining = [args.max_events]
-    con = _private_connection(scratch)
+    def _fetch(self, segment: Segment) -> None:
+        """Fetch a run of missing days, planning the windows as the density becomes known."""
+        density = self.density
+        start = segment.first
+        while start <= segment.last:
+            windows = density.next_windows(start, segment.last, self.args.window_days)
+            self.progress.windows_total += len(windows)
+            for window in self.fetcher.fetch(windows):
+                density.saw(window.rows, (window.last - window.first).days + 1)
+                if not _put(self.ready, (window, self._row_filter(self.args.filter or None)), self.cancel):
+                    window.release()
+                start = window.last + dt.timedelta(days=1)
 
-    def batches() -> Iterator[pa.RecordBatch]:
+    # -- the consumer -----------------------------------------------------------------------------------------
+
+    def _consume(self, con: duckdb.DuckDBPyConnection) -> Iterator[pa.RecordBatch]:
         while True:
-            item = _get(ready, cancel)
+            item = _get(self.ready, self.cancel)
             if item is None:
                 return
             if isinstance(item, BaseException):
                 raise item
-            source, rows = item
-            if isinstance(source, Window):
-                stream = source.read(rows, columns)
-                done: Callable[[], None] = source.release
-            else:
-                stream, done = _held_rows(read_days(con, source, rows, columns), source), lambda: None
-            try:
-                for batch in stream:
-                    if cancel.is_set():
-                        raise Cancelled(f"{NAME}: cancelled")
-                    if remaining[0] is not None:
-                        if remaining[0] <= 0:
-                            return
-                        batch = batch.slice(0, remaining[0])
-                        remaining[0] -= batch.num_rows
-                    progress.rows += batch.num_rows
-                    _report(ctx, progress)
-                    yield batch
-                    # Asked for more after a first batch: not a `LIMIT 5`, so further windows may be fetched.
-                    fetcher.demand.set()
-            finally:
-                stream.close()
-                done()
-            fetcher.demand.set()
-            progress.windows_done += 1
-            _report(ctx, progress)
-            if remaining[0] is not None and remaining[0] <= 0:
+            yield from self._read(con, *item)
+            self.fetcher.demand.set()
+            self.progress.windows_done += 1
+            self.ctx.report(self.progress)
+            if self.remaining is not None and self.remaining <= 0:
                 return
 
-    worker.start()
-    try:
-        with contextlib.closing(batches()) as stream:
-            yield from _row_groups(stream)
-    finally:
-        cancel.set()
-        _drain(ready)
-        worker.join(timeout=30)
-        fetcher.close()
-        con.close()
-        release_scratch(scratch)
+    def _read(self, con: duckdb.DuckDBPyConnection, source: list[Path] | Window,
+              rows: RowFilter) -> Iterator[pa.RecordBatch]:
+        """One item's batches, cut at ``max_events``."""
+        if isinstance(source, Window):
+            stream, done = source.read(rows, self.columns), source.release
+        else:
+            stream = _held_rows(read_days(con, source, rows, self.columns), source)
+            done = lambda: None  # noqa: E731
+        try:
+            for batch in stream:
+                if self.cancel.is_set():
+                    raise Cancelled(f"{NAME}: cancelled")
+                if self.remaining is not None:
+                    if self.remaining <= 0:
+                        return
+                    batch = batch.slice(0, self.remaining)
+                    self.remaining -= batch.num_rows
+                self.progress.rows += batch.num_rows
+                self.ctx.report(self.progress)
+                yield batch
+                # Asked for more after a first batch: not a `LIMIT 5`, so further windows may be fetched.
+                self.fetcher.demand.set()
+        finally:
+            stream.close()  # type: ignore[attr-defined]
+            done()
 
 
 def _held_rows(batches: Iterator[pa.RecordBatch], files: Sequence[Path]) -> Iterator[pa.RecordBatch]:
@@ -962,7 +1111,7 @@ def _system_scratch() -> Path:
     return make_scratch(parent)
 
 
-def _row_groups(batches: Iterator[pa.RecordBatch], size: int = ROW_GROUP) -> Iterator[pa.RecordBatch]:
+def _row_groups(batches: Iterator[pa.RecordBatch], size: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
     """The same rows re-cut into whole DuckDB row groups across windows.
 
     Each window ends in a partial batch; handed on as is, a CTAS into a file writes one partial row group per
@@ -988,11 +1137,6 @@ def _row_groups(batches: Iterator[pa.RecordBatch], size: int = ROW_GROUP) -> Ite
             held, count = rest.to_batches(), rest.num_rows
     if count:
         yield pa.Table.from_batches(held, schema=SCHEMA).combine_chunks().to_batches()[0]
-
-
-def _report(ctx: Context, progress: Progress) -> None:
-    if ctx.on_progress is not None:
-        ctx.on_progress(progress)
 
 
 def _get(q: queue.Queue, cancel: CancelScope) -> Any:

@@ -22,6 +22,11 @@ Mixpanel counts a user once over the range of a funnel, at their first step-1 ev
 (docs/report-semantics.md, "Funnels"), so the date buckets' counts add up, but their average times do not.
 ``overall := true`` asks for the range as one bucket (``interval`` = the range's days): one row set dated
 ``from_date`` with the range's unique users per step and their average time to convert.
+
+Ad hoc (``functions/adhoc.py``): ``mp_funnel(NULL, from_date, to_date, steps := [...])`` posts a funnel
+definition instead of naming a saved funnel, always over the whole range (rows dated ``from_date``), with a
+window of ``length`` ``length_unit`` (default 14 days; up to 367 days), ``step_order := 'any'`` and
+``exclude := [...]`` (docs/mixpanel-api.md, "Ad-hoc reports"); ``definition := '<json>'`` sends a whole one.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from mpsql.errors import ArgumentError, MpsqlError
-from mpsql.functions._args import Day, ProjectArgs
+from mpsql.functions._args import Day, Names, ProjectArgs
 from mpsql.functions._reports import (
     OVERALL,
     SEGMENT_LIMIT,
@@ -47,9 +52,22 @@ from mpsql.functions._reports import (
     require_dates,
 )
 from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
+from mpsql.functions.adhoc import WINDOW_MAX as ADHOC_WINDOW_MAX
+from mpsql.functions.adhoc import (
+    check_dates_if_any,
+    definition_filters,
+    funnel_definition,
+    funnel_rows,
+    parse_definition,
+    post,
+    property_name,
+    refuse_with,
+    with_dates,
+)
 
 NAME = "mp_funnel"
-MAX_WINDOW_DAYS = 90  # documented cap of the conversion window
+MAX_WINDOW_DAYS = 90  # documented cap of the conversion window (saved funnels, GET /funnels)
+MAX_STEPS = 100  # an ad-hoc funnel's steps
 LENGTH_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86_400}
 
 SCHEMA = pa.schema([
@@ -77,11 +95,40 @@ class FunnelArgs(ProjectArgs):
     length_unit: Literal["day", "hour", "minute", "second"] | None = None
     top: int | None = Field(default=None, ge=1, le=SEGMENT_LIMIT)  # limit
     overall: bool | None = False  # interval := the range's days
+    steps: Names = None  # an ad-hoc funnel's events, with a NULL funnel_id (docs/mixpanel-api.md, "Ad-hoc reports")
+    step_order: Literal["loose", "any"] | None = None  # funnelOrder (ad-hoc; default loose); ORDER is reserved
+    exclude: Names = None  # exclusions: events that drop a user between the first and the last step (ad-hoc)
+    definition: str | None = None  # a whole funnel definition, as JSON text (ad-hoc)
     account: str | None = None
 
+    def sent_in_url(self) -> bool:
+        return self.steps is None and self.definition is None
+
     def check(self, function: str, today: dt.date) -> None:
-        if self.funnel_id is None:
-            raise ArgumentError(function, "funnel_id", "is required", "a saved funnel's id (see mp_funnels())")
+        adhoc = self.steps is not None or self.definition is not None
+        if self.funnel_id is None and not adhoc:
+            raise ArgumentError(function, "funnel_id", "is required (or NULL with steps := for an ad-hoc funnel)",
+                                "a saved funnel's id (see mp_funnels()), or mp_funnel(NULL, from_date, to_date, "
+                                "steps := ['Sign Up', 'Purchase'])")
+        if self.funnel_id is not None and adhoc:
+            raise ArgumentError(function, "steps" if self.steps is not None else "definition",
+                                "cannot be combined with a saved funnel_id",
+                                "NULL as funnel_id: mp_funnel(NULL, from_date, to_date, steps := [...])")
+        if not adhoc:
+            refuse_with(function, {"step_order": self.step_order, "exclude": self.exclude},
+                        "applies to ad-hoc funnels only (steps :=)", "drop it, or steps := [...] with a NULL id")
+            self._check_saved(function, today)
+        elif self.definition is not None:
+            refuse_with(function, {"step_order": self.step_order, "exclude": self.exclude, "by": self.by,
+                                   "filter": self.filter, "length": self.length, "length_unit": self.length_unit,
+                                   "top": self.top}, "cannot be combined with definition := (the definition "
+                        "says it)", "either the typed arguments or definition :=")
+            check_dates_if_any(function, self.from_date, self.to_date, today)
+            parse_definition(function, self.definition)
+        else:
+            self._check_adhoc(function, today)
+
+    def _check_saved(self, function: str, today: dt.date) -> None:
         require_dates(function, self.from_date, self.to_date, today)
         check_expression(function, "by", self.by)
         check_expression(function, "filter", self.filter)
@@ -101,6 +148,46 @@ class FunnelArgs(ProjectArgs):
                                     f"{MAX_WINDOW_DAYS}-day limit on the conversion window",
                                     f"at most {MAX_WINDOW_DAYS * 86_400 // LENGTH_UNIT_SECONDS[unit]} {unit}s")
 
+    def _check_adhoc(self, function: str, today: dt.date) -> None:
+        steps = self.steps or []
+        if not 2 <= len(steps) <= MAX_STEPS:
+            raise ArgumentError(function, "steps", f"has {len(steps)} events",
+                                f"2 to {MAX_STEPS} event names, e.g. ['Sign Up', 'Purchase']")
+        require_dates(function, self.from_date, self.to_date, today)
+        if self.unit not in (None, "day"):
+            raise ArgumentError(function, "unit", "an ad-hoc funnel covers the whole range as one bucket",
+                                "leave unit out with steps :=")
+        check_expression(function, "by", self.by)
+        if self.by is not None:
+            property_name(function, "by", self.by, bare=False)
+        check_expression(function, "filter", self.filter)
+        definition_filters(function, "filter", self.filter)
+        check_top(function, self.top, self.by)
+        if self.length_unit is not None and self.length is None:
+            raise ArgumentError(function, "length_unit", "needs length := N (the window is N of this unit)",
+                                "e.g. length := 7, length_unit := 'day'")
+        unit = self.length_unit or "day"
+        if self.length is not None and self.length > ADHOC_WINDOW_MAX[unit]:
+            raise ArgumentError(function, "length", f"{self.length} {unit}s is longer than the longest conversion "
+                                "window of an ad-hoc funnel", f"at most {ADHOC_WINDOW_MAX[unit]} {unit}s")
+
+
+def _adhoc_funnel(call: Call[FunnelArgs]) -> Iterator[tuple[Any, ...]]:
+    a = call.args
+    if a.definition is not None:
+        definition = with_dates(parse_definition(NAME, a.definition) or {}, a.from_date, a.to_date)
+    else:
+        assert a.steps is not None and a.from_date is not None and a.to_date is not None
+        definition = funnel_definition(
+            a.steps, a.from_date, a.to_date, length=a.length or 14, length_unit=a.length_unit or "day",
+            order=a.step_order or "loose", exclude=list(dict.fromkeys(a.exclude or [])),
+            filters=definition_filters(NAME, "filter", a.filter),
+            by=None if a.by is None else property_name(NAME, "by", a.by, bare=False))
+    body = post(call, "/insights", {"bookmark": definition, "queryLimits": {"limit": a.top or 200}})
+    dates = body.get("date_range") if isinstance(body.get("date_range"), dict) else {}
+    date = bucket_date(NAME, dates["from_date"]) if dates.get("from_date") else a.from_date
+    return funnel_rows(NAME, body, date)
+
 
 def funnel_params(a: FunnelArgs) -> dict[str, Any]:
     params = {"funnel_id": a.funnel_id, "from_date": a.from_date and a.from_date.isoformat(),
@@ -112,6 +199,9 @@ def funnel_params(a: FunnelArgs) -> dict[str, Any]:
 
 
 def _funnel(call: Call[FunnelArgs]) -> Iterator[tuple[Any, ...]]:
+    if call.args.steps is not None or call.args.definition is not None:
+        yield from _adhoc_funnel(call)
+        return
     body = expect(NAME, call.fetch("query", "/funnels", funnel_params(call.args), ttl=cache_ttl(REPORT_TTL)), dict,
                   "/funnels")
     data = expect(NAME, body.get("data") or {}, dict, "/funnels data")
@@ -149,8 +239,9 @@ def _row(date: dt.date, segment: str, i: int, step: Any) -> tuple[Any, ...]:
 
 FUNCTION = rows_function(
     name=NAME, schema=SCHEMA, model=FunnelArgs, positional=("funnel_id", "from_date", "to_date"),
-    description="A saved funnel's step counts and conversion per date bucket (and segment, with by :=), or over "
-                "the whole range with overall := true; unsegmented rows have segment '$overall'.",
+    description="A funnel's step counts and conversion: a saved funnel per date bucket (and segment, with by :=), "
+                "or over the whole range with overall := true; or an ad-hoc funnel over the whole range (NULL id, "
+                "steps :=, length :=, step_order :=, exclude :=); unsegmented rows have segment '$overall'.",
     example="SELECT step, event, count, avg_time_seconds FROM mp_funnel(7001, current_date - 30, current_date - 1, "
             "overall := true) ORDER BY step",
     produce=_funnel)

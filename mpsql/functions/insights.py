@@ -29,6 +29,10 @@ an undocumented endpoint that may change. Its ``steps`` list one column of the S
   ``DROPOFF``, ...). A step's drop-off total, where the answer gives one, is a ``DROPOFF`` node with no event.
 - ``kind = 'edge'``: ``count`` users went from ``event`` at ``step`` to ``next_event`` at ``next_step``.
 
+Ad hoc (``functions/adhoc.py``): ``mp_flows(NULL, event := 'Add to Cart', from_date := ..., to_date := ...,
+forward := 2, reverse := 1)`` posts a Flows definition (``POST /arb_funnels``) whose anchor is at ``step`` =
+``reverse``. ``mp_insights`` (ad-hoc Insights) lives in ``adhoc.py`` and maps ``series`` like ``mp_insight``.
+
 Summing ``count`` over one ``kind`` never double-counts. The report's ``breakdowns`` and
 ``overallConversionRate`` are not rows; ``mp_query('arb_funnels', ...)`` returns the whole answer.
 """
@@ -42,12 +46,25 @@ from typing import Any
 import pyarrow as pa
 from pydantic import Field
 
-from mpsql.errors import ArgumentError, MpsqlError
-from mpsql.functions._args import ProjectArgs
-from mpsql.functions._reports import OVERALL, bucket_time, count, expect, is_time_key, number
+from mpsql.errors import ArgumentError
+from mpsql.functions._args import Day, ProjectArgs
+from mpsql.functions._reports import (
+    count,
+    expect,
+    require_dates,
+    require_name,
+    series_leaves,
+)
 from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
-
-SEPARATOR = " / "
+from mpsql.functions.adhoc import (
+    MAX_FLOW_STEPS,
+    MP_INSIGHTS,
+    check_dates_if_any,
+    flows_definition,
+    parse_definition,
+    post,
+    refuse_with,
+)
 
 
 class BookmarkArgs(ProjectArgs):
@@ -66,42 +83,7 @@ class BookmarkArgs(ProjectArgs):
 def _insight(call: Call[BookmarkArgs]) -> Iterator[tuple[Any, ...]]:
     body = expect(call.function, call.fetch("query", "/insights", {"bookmark_id": call.args.bookmark_id},
                                             ttl=cache_ttl(REPORT_TTL)), dict, "/insights")
-    series = expect(call.function, body.get("series") or {}, dict, "/insights series")
-    rows = []
-    for metric, node in series.items():
-        for path, key, value in _leaves(call.function, node, []):
-            when = bucket_time(call.function, key) if key is not None else None
-            rows.append((when, str(metric), _segment(path), number(value)))
-    # By date (undated rows last); sorting is stable, so Mixpanel's metric and segment order stays within a date.
-    rows.sort(key=lambda r: (r[0] is None, r[0] or dt.datetime.min))
-    return iter(rows)
-
-
-def _leaves(function: str, node: Any, path: list[str]) -> Iterator[tuple[list[str], str | None, Any]]:
-    """``(segment path, date key or None, number)`` for every number under ``node``."""
-    if isinstance(node, dict):
-        if node and all(is_time_key(k) for k in node):
-            for key, value in node.items():
-                if isinstance(value, dict | list):
-                    raise MpsqlError(f"{function}: this saved report's values are not numbers (a funnel or "
-                                     "retention report?); mp_query('insights', params := {bookmark_id: ...}) "
-                                     "returns its raw answer")
-                yield path, key, value
-            return
-        for key, value in node.items():
-            yield from _leaves(function, value, [*path, str(key)])
-        return
-    if isinstance(node, list):
-        raise MpsqlError(f"{function}: this saved report's series hold lists, not numbers; "
-                         "mp_query('insights', ...) returns its raw answer")
-    yield path, None, node  # a number without a time axis: its keys are the segment
-
-
-def _segment(path: list[str]) -> str:
-    parts = list(path)
-    while len(parts) > 1 and parts[-1] == OVERALL:
-        parts.pop()
-    return SEPARATOR.join(parts) if parts else OVERALL
+    return iter(series_leaves(call.function, body.get("series")))
 
 
 MP_INSIGHT = rows_function(
@@ -118,21 +100,83 @@ MP_INSIGHT = rows_function(
 # ---------------------------------------------------------------------------------------------- mp_flows
 
 
-def _flows(call: Call[BookmarkArgs]) -> Iterator[tuple[Any, ...]]:
-    params = {"bookmark_id": call.args.bookmark_id, "query_type": "flows_sankey"}
-    body = expect(call.function, call.fetch("query", "/arb_funnels", params, ttl=cache_ttl(REPORT_TTL)), dict,
-                  "/arb_funnels")
-    steps = expect(call.function, body.get("steps") or [], list, "/arb_funnels steps")
+class FlowsArgs(ProjectArgs):
+    """``mp_flows``: a saved report's ``bookmark_id``, or (with NULL there) an anchor ``event`` and a range, or a
+    whole ``definition`` (docs/mixpanel-api.md, "Ad-hoc reports")."""
+
+    bookmark_id: int | None = Field(default=None, ge=0)
+    event: str | None = None  # steps[0].event: the anchor
+    from_date: Day | None = None
+    to_date: Day | None = None
+    forward: int | None = Field(default=None, ge=0, le=MAX_FLOW_STEPS)  # events after the anchor (default 3)
+    reverse: int | None = Field(default=None, ge=0, le=MAX_FLOW_STEPS)  # events before it (default 0)
+    length: int | None = Field(default=None, ge=1, le=366)  # conversion_window in days (default 7)
+    definition: str | None = None
+    account: str | None = None
+
+    def sent_in_url(self) -> bool:
+        return self.event is None and self.definition is None
+
+    def check(self, function: str, today: dt.date) -> None:
+        adhoc = {"forward": self.forward, "reverse": self.reverse, "length": self.length}
+        if self.bookmark_id is not None:
+            refuse_with(function, {"event": self.event, "definition": self.definition, **adhoc,
+                                   "from_date": self.from_date, "to_date": self.to_date},
+                        "does not apply to a saved report (its own definition and range apply)",
+                        "NULL as bookmark_id for an ad-hoc flow: mp_flows(NULL, event := ..., from_date := ..., "
+                        "to_date := ...)")
+            return
+        if self.definition is not None:
+            refuse_with(function, {"event": self.event, **adhoc}, "cannot be combined with definition := "
+                        "(the definition says it)", "either the typed arguments or definition :=")
+            check_dates_if_any(function, self.from_date, self.to_date, today)
+            parse_definition(function, self.definition, flows=True)
+            return
+        if self.event is None:
+            raise ArgumentError(function, "bookmark_id", "is required (or NULL with event := for an ad-hoc flow)",
+                                "a saved Flows report's id (see mp_bookmarks('flows')), or mp_flows(NULL, "
+                                "event := 'Add to Cart', from_date := ..., to_date := ...)")
+        require_name(function, "event", self.event, "the anchor event, e.g. 'Add to Cart'")
+        require_dates(function, self.from_date, self.to_date, today)
+        if (self.forward, self.reverse) in ((0, 0), (0, None), (None, 0)):
+            raise ArgumentError(function, "forward", "and reverse are both 0: the flow has no steps",
+                                f"forward := 1..{MAX_FLOW_STEPS} and/or reverse := 1..{MAX_FLOW_STEPS}")
+
+
+def _flows(call: Call[FlowsArgs]) -> Iterator[tuple[Any, ...]]:
+    a = call.args
+    if a.bookmark_id is not None:
+        params = {"bookmark_id": a.bookmark_id, "query_type": "flows_sankey"}
+        body = expect(call.function, call.fetch("query", "/arb_funnels", params, ttl=cache_ttl(REPORT_TTL)), dict,
+                      "/arb_funnels")
+    else:
+        if a.definition is not None:
+            definition = parse_definition(call.function, a.definition, flows=True) or {}
+            if a.from_date is not None and a.to_date is not None:
+                definition["date_range"] = {"type": "between", "from_date": a.from_date.isoformat(),
+                                            "to_date": a.to_date.isoformat()}
+        else:
+            assert a.event is not None and a.from_date is not None and a.to_date is not None
+            reverse = a.reverse or 0
+            forward = a.forward if a.forward is not None else (0 if reverse else 3)
+            definition = flows_definition(a.event, a.from_date, a.to_date, forward=forward, reverse=reverse,
+                                          window_days=a.length or 7)
+        body = post(call, "/arb_funnels", {"bookmark": definition, "query_type": "flows_sankey"})
+    return _flow_rows(call.function, body)
+
+
+def _flow_rows(function: str, body: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+    steps = expect(function, body.get("steps") or [], list, "/arb_funnels steps")
     for index, step in enumerate(steps):
-        step = expect(call.function, step, dict, "a flows step")
+        step = expect(function, step, dict, "a flows step")
         position = step.get("step", index)
-        for node in expect(call.function, step.get("nodes") or [], list, "a flows step's nodes"):
-            node = expect(call.function, node, dict, "a flows node")
+        for node in expect(function, step.get("nodes") or [], list, "a flows step's nodes"):
+            node = expect(function, node, dict, "a flows node")
             event, kind = node.get("event"), node.get("type")
             # Mixpanel sends counts as text ("totalCount": "120"); the emulator's shape says "count".
             yield "node", position, event, kind, None, None, None, count(node.get("totalCount", node.get("count")))
             for edge in node.get("edges") or []:
-                edge = expect(call.function, edge, dict, "a flows edge")
+                edge = expect(function, edge, dict, "a flows edge")
                 yield ("edge", position, event, kind, edge.get("step", position + 1), edge.get("event"),
                        edge.get("type"), count(edge.get("totalCount", edge.get("count"))))
         if step.get("dropoff") is not None:
@@ -145,10 +189,11 @@ MP_FLOWS = rows_function(
                       pa.field("type", pa.string()), pa.field("next_step", pa.int32()),
                       pa.field("next_event", pa.string()), pa.field("next_type", pa.string()),
                       pa.field("count", pa.int64())]),
-    model=BookmarkArgs, positional=("bookmark_id",),
-    description="A saved Flows report as Sankey nodes (users per event and step) and edges (users per transition).",
+    model=FlowsArgs, positional=("bookmark_id",),
+    description="A Flows report as Sankey nodes (users per event and step) and edges (users per transition): a "
+                "saved one by id, or ad hoc from an anchor event (NULL id, event :=, forward :=, reverse :=).",
     example="SELECT step, event, count FROM mp_flows(9201) WHERE kind = 'node' ORDER BY step, count DESC",
     produce=_flows)
 
 
-FUNCTIONS = (MP_INSIGHT, MP_FLOWS)
+FUNCTIONS = (MP_INSIGHT, MP_FLOWS, MP_INSIGHTS)

@@ -68,13 +68,13 @@ def _comment_above(text: str, pos: int) -> list[str]:
 def macro_rows() -> tuple[tuple[str, str, str, str, str], ...]:
     """``(name, signature, returns, description, example)`` of every public macro, as mp_functions() lists them."""
     from mpsql.functions import TABLE_FUNCTIONS
-    from mpsql.functions._duckdb import TableSource, install_table_function
+    from mpsql.functions._duckdb import TableMacro, TableSource, install_table_functions
 
     con = duckdb.connect(config={"autoinstall_known_extensions": False})
     try:
-        for fn in TABLE_FUNCTIONS:  # mp_events_local reads through mp_export; DESCRIBE makes no request
-            install_table_function(con, name=fn.name, source=TableSource(fn.name, fn.schema, _never, fn.accepts),
-                                   positional=fn.positional, named=fn.named, comment="")
+        # mp_events_local reads through mp_export; DESCRIBE makes no request
+        install_table_functions(con, [TableMacro(TableSource(fn.name, fn.schema, _never, fn.accepts),
+                                                 fn.positional, fn.named, "") for fn in TABLE_FUNCTIONS])
         for _, text in sql_files():
             con.execute(text)
         con.execute(EVENTS_STUB)

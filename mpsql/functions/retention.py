@@ -22,6 +22,11 @@ the calendar day/week/month of the birth. ``interval_count`` is the number of pe
 (Mixpanel's default is 1). ``unbounded := true`` is Mixpanel's "on or after": a user counts in period N when
 they came back in period N or any time later.
 
+With ``buckets := [1, 3, 7]`` (period ends in ``unit``s, default days) ``mp_retention`` posts an ad-hoc retention
+definition instead (``functions/adhoc.py``; docs/mixpanel-api.md, "Ad-hoc reports"): birth retention from
+``born_event`` to ``event``, period i being ``[buckets[i-1], buckets[i])`` units after the birth;
+``definition := '<json>'`` sends a whole one.
+
 ``mp_frequency`` -> ``date DATE, segment VARCHAR, frequency INTEGER, users BIGINT``: for each ``unit``
 period starting at ``date``, ``users`` did the event in **at least** ``frequency`` distinct ``addiction_unit``
 slots (hours or days) of it, so ``users`` never increases with ``frequency``. Mixpanel's spec wraps the
@@ -52,6 +57,18 @@ from mpsql.functions._reports import (
     require_name,
 )
 from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
+from mpsql.functions.adhoc import (
+    check_buckets,
+    check_dates_if_any,
+    definition_filters,
+    parse_definition,
+    post,
+    property_name,
+    refuse_with,
+    retention_definition,
+    retention_rows,
+    with_dates,
+)
 
 MAX_INTERVAL_DAYS = 90  # documented: interval may not exceed 90 days
 
@@ -91,10 +108,31 @@ class RetentionArgs(ProjectArgs):
     by: str | None = None  # on
     top: int | None = Field(default=None, ge=1, le=SEGMENT_LIMIT)  # limit
     unbounded: bool | None = None  # unbounded_retention
+    buckets: list[int] | None = None  # ad-hoc: custom bucket ends in units (retentionCustomBucketSizes)
+    definition: str | None = None  # ad-hoc: a whole retention definition, as JSON text
     account: str | None = None
 
+    def sent_in_url(self) -> bool:
+        return self.buckets is None and self.definition is None
+
     def check(self, function: str, today: dt.date) -> None:
+        if self.definition is not None:
+            refuse_with(function, {"born_event": self.born_event, "event": self.event, "buckets": self.buckets,
+                                   "born_filter": self.born_filter, "filter": self.filter, "unit": self.unit,
+                                   "interval": self.interval, "interval_count": self.interval_count, "by": self.by,
+                                   "top": self.top, "unbounded": self.unbounded},
+                        "cannot be combined with definition := (the definition says it)",
+                        "either the typed arguments or definition :=")
+            if self.retention_type not in (None, "birth"):
+                raise ArgumentError(function, "retention_type", "cannot be combined with definition :=",
+                                    "leave retention_type out")
+            check_dates_if_any(function, self.from_date, self.to_date, today)
+            parse_definition(function, self.definition)
+            return
         require_dates(function, self.from_date, self.to_date, today)
+        if self.buckets is not None:
+            self._check_adhoc(function)
+            return
         if (self.retention_type or "birth") == "birth":
             require_name(function, "born_event", self.born_event,
                          "the event that makes a user part of a cohort, e.g. 'Sign Up'")
@@ -124,6 +162,42 @@ class RetentionArgs(ProjectArgs):
                                 f"{MAX_INTERVAL_DAYS}-day limit", f"1 to {MAX_INTERVAL_DAYS} (days per period)")
 
 
+    def _check_adhoc(self, function: str) -> None:
+        """``buckets :=`` makes an ad-hoc retention query (docs/mixpanel-api.md, "Ad-hoc reports")."""
+        check_buckets(function, self.buckets or [])
+        if (self.retention_type or "birth") != "birth":
+            raise ArgumentError(function, "retention_type", "custom buckets measure birth retention only",
+                                "retention_type := 'birth' with buckets :=")
+        require_name(function, "born_event", self.born_event, "the event that makes a user part of a cohort")
+        require_name(function, "event", self.event, "the return event, e.g. 'Login' (buckets := needs one)")
+        refuse_with(function, {"interval": self.interval, "interval_count": self.interval_count,
+                               "unbounded": self.unbounded},
+                    "does not apply with buckets := (the buckets are the periods)",
+                    "buckets := [1, 3, 7] with unit := 'day'|'week'|'month'")
+        for argument in ("born_filter", "filter"):
+            check_expression(function, argument, getattr(self, argument))
+            definition_filters(function, argument, getattr(self, argument))
+        check_expression(function, "by", self.by)
+        if self.by is not None:
+            property_name(function, "by", self.by, bare=False)
+        check_top(function, self.top, self.by)
+
+
+def _adhoc_retention(call: Call[RetentionArgs]) -> Iterator[tuple[Any, ...]]:
+    a = call.args
+    if a.definition is not None:
+        definition = with_dates(parse_definition(call.function, a.definition) or {}, a.from_date, a.to_date)
+    else:
+        assert a.born_event and a.event and a.from_date and a.to_date and a.buckets
+        definition = retention_definition(
+            a.born_event, a.event, a.from_date, a.to_date, unit=a.unit or "day", buckets=a.buckets,
+            born_filters=definition_filters(call.function, "born_filter", a.born_filter),
+            return_filters=definition_filters(call.function, "filter", a.filter),
+            by=None if a.by is None else property_name(call.function, "by", a.by, bare=False))
+    body = post(call, "/insights", {"bookmark": definition, "queryLimits": {"limit": a.top or 200}})
+    return retention_rows(call.function, body)
+
+
 def retention_params(a: RetentionArgs) -> dict[str, Any]:
     birth = (a.retention_type or "birth") == "birth"
     returning = a.event if birth else (a.event or a.born_event)
@@ -135,6 +209,9 @@ def retention_params(a: RetentionArgs) -> dict[str, Any]:
 
 
 def _retention(call: Call[RetentionArgs]) -> Iterator[tuple[Any, ...]]:
+    if call.args.buckets is not None or call.args.definition is not None:
+        yield from _adhoc_retention(call)
+        return
     body = expect(call.function, call.fetch("query", "/retention", retention_params(call.args),
                                             ttl=cache_ttl(REPORT_TTL)), dict, "/retention")
     if set(body) == {"data"} and isinstance(body["data"], dict):
@@ -167,7 +244,8 @@ MP_RETENTION = rows_function(
     name="mp_retention", schema=RETENTION_SCHEMA, model=RetentionArgs,
     positional=("born_event", "from_date", "to_date"),
     description="Retention cohorts: per cohort date and period, users who came back and the rate "
-                "(birth or compounded); unsegmented rows have segment '$overall'.",
+                "(birth or compounded; custom periods with buckets := [1, 3, 7]); unsegmented rows have segment "
+                "'$overall'.",
     example="SELECT cohort_date, period, rate FROM mp_retention('Sign Up', current_date - 30, current_date - 1, "
             "event := 'Purchase', interval_count := 7)",
     produce=_retention)

@@ -1,6 +1,6 @@
 """The REPL session: a connection, how results are shown, the prompt, and what a submitted buffer does.
 
-Statements run through ``mpsql.cli.main.run_statement``, the same path as ``mpsql -c``: Ctrl-C while one runs
+Statements run through ``mpsql.cli.runner.run_statement``, the same path as ``mpsql -c``: Ctrl-C while one runs
 stops DuckDB and the mp_* source (and with it the HTTP transfer), and the REPL returns to the prompt. At the
 prompt, Ctrl-C clears the line and Ctrl-D exits.
 """
@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -30,7 +31,8 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.sql import PostgresLexer
 
-from mpsql.cli.main import (
+from mpsql.cli.render import ProgressLine, write_result
+from mpsql.cli.runner import (
     EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -40,7 +42,6 @@ from mpsql.cli.main import (
     report_failure,
     run_statement,
 )
-from mpsql.cli.render import ProgressLine, write_result
 from mpsql.config import Account
 from mpsql.connection import context_of
 from mpsql.errors import ConfigError, MpsqlError
@@ -57,9 +58,10 @@ _DISCOVERY = ("mp_events", "mp_properties")
 
 def cached_names(con: duckdb.DuckDBPyConnection) -> NamesProvider:
     """The event and property names completion offers: what mp_events()/mp_properties() cached, no request."""
-    from mpsql.functions.discovery import known_names
+    from mpsql.functions.discovery import KnownNames, known_names
 
-    return known_names(con)
+    ctx = context_of(con)
+    return known_names(ctx) if ctx is not None else KnownNames()
 
 
 class Repl:
@@ -84,6 +86,7 @@ class Repl:
         self.history = history if history is not None else InMemoryHistory()
         self.cancel = Cancellation(ProgressLine(self.err) if self.err.isatty() else None)
         self._names = names
+        self.names_loader: threading.Thread | None = None  # the background load of event names, if one ran
         self._account, self._demo = account, demo
         self.database = database
         self.con = self._connect(database)
@@ -104,6 +107,29 @@ class Repl:
             self.completer.catalog = Catalog.load(self.con)
         if names:
             self.completer.names = self._names(self.con)
+            self._load_names()
+
+    def _load_names(self) -> None:
+        """With no event names cached, load them on a thread (typing never waits): at most one request, and at
+        most once a day (``load_event_names``); none without an account. Completion offers them once there."""
+        if self.completer.names.events or (self.names_loader is not None and self.names_loader.is_alive()):
+            return
+        ctx = context_of(self.con)
+        if ctx is None or self.account() is None:
+            return
+        con = self.con
+
+        def load() -> None:
+            from mpsql.functions.discovery import load_event_names
+
+            try:
+                if load_event_names(ctx) and self.con is con:
+                    self.completer.names = self._names(con)
+            except Exception:  # offline, no access, closed meanwhile: completion keeps its hint
+                pass
+
+        self.names_loader = threading.Thread(target=load, name="mpsql-names", daemon=True)
+        self.names_loader.start()
 
     def switch_account(self, name: str) -> None:
         """``.account NAME``: reinstall the mp_* functions on this connection with another account."""

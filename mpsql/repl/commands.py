@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mpsql.cli.render import FORMATS
-from mpsql.functions._duckdb import source_name, sql_string
+from mpsql.functions import INTERNAL_VIEW, sql_string
 
 if TYPE_CHECKING:
     from mpsql.repl.app import Repl
 
-SOURCE_PREFIX = source_name("")  # the views behind the mp_* macros: an implementation detail, never listed
 
 
 @dataclass(frozen=True)
@@ -112,14 +111,14 @@ def _tables(repl: Repl, args: list[str]) -> None:
         "SELECT table_name AS name, 'table' AS kind, column_count AS columns, estimated_size AS rows "
         "FROM duckdb_tables() WHERE NOT internal "
         "UNION ALL SELECT view_name, 'view', column_count, NULL FROM duckdb_views() "
-        f"WHERE NOT internal AND NOT starts_with(view_name, {sql_string(SOURCE_PREFIX)}) ORDER BY name",
+        f"WHERE NOT internal AND view_name <> {sql_string(INTERNAL_VIEW)} ORDER BY name",
         empty="no tables yet; e.g. CREATE TABLE events AS SELECT * FROM mp_export(current_date - 7, "
               "current_date - 1);")
 
 
 @command(".schema", "\\d", usage="[NAME]", help="CREATE statements, or one table's, view's or mp_* function's shape")
 def _schema(repl: Repl, args: list[str]) -> None:
-    where = f"NOT internal AND NOT starts_with(name, {sql_string(SOURCE_PREFIX)})"
+    where = f"NOT internal AND name <> {sql_string(INTERNAL_VIEW)}"  # the view behind the mp_* macros
     if args:
         where += f" AND lower(name) = lower({sql_string(args[0])})"
     rows = repl.con.execute(

@@ -1,8 +1,11 @@
 """Context-aware completion: keywords, functions, tables and columns, mp_* functions, Mixpanel names.
 
-Everything is read from memory: the ``Catalog`` is loaded from the connection at start and after DDL, and
-event and property names come from a ``NamesProvider`` the REPL refreshes between statements from the
-discovery cache. Nothing here runs SQL or makes a request while the user types.
+Two halves, as pgcli's: :func:`suggest` decides from the text around the cursor alone what kind of thing fits
+(tests/repl/test_completion_rules.py states its rules as tables), and :class:`SqlCompleter` turns each suggestion
+into prompt-toolkit completions from the catalog and the known names. Everything is read from memory: the
+``Catalog`` is loaded from the connection at start and after DDL, and event and property names come from a
+``NamesProvider`` the REPL refreshes (between statements, and when names load in the background). Nothing here
+runs SQL or makes a request while the user types.
 """
 
 from __future__ import annotations
@@ -155,8 +158,144 @@ class _Call:
     named: str | None  # its ``name :=``, if named
 
 
+# -- what to suggest: a pure function of the text around the cursor -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """SQL keywords, in the case the word is typed in."""
+
+    word: str
+
+
+@dataclass(frozen=True)
+class Relation:
+    """Table-valued things: mp_* table functions and macros, tables and views, DuckDB's table functions."""
+
+    word: str
+
+
+@dataclass(frozen=True)
+class Column:
+    """Columns of ``relations`` (names as written; every table's when empty), quoted where needed."""
+
+    word: str
+    relations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Function:
+    """Value functions: mpsql's scalar macros (``mp_prop``), then DuckDB's functions."""
+
+    word: str
+
+
+@dataclass(frozen=True)
+class CommandName:
+    """Dot and backslash commands."""
+
+    word: str
+
+
+@dataclass(frozen=True)
+class CommandArgument:
+    """The argument of ``command`` (a table, a mode, on/off, an account, a path ...)."""
+
+    command: str
+    word: str
+
+
+@dataclass(frozen=True)
+class PropertyPath:
+    """A property as a JSON path (``'$.name'``) or a bare key, inside a string; ``close`` ends the literal."""
+
+    partial: str
+    event: str | None
+    close: str
+
+
+@dataclass(frozen=True)
+class StringArgument:
+    """Inside a string that is argument ``index`` (or ``named :=``) of ``function``: which names fit depends on
+    the parameter, which the matcher looks up in the function's signature."""
+
+    function: str
+    index: int
+    named: str | None
+    partial: str
+    close: str
+    event: str | None  # the one event the statement names, for its properties
+
+
+Suggestion = (Keyword | Relation | Column | Function | CommandName | CommandArgument | PropertyPath
+              | StringArgument)
+
+
+def suggest(text_before: str, text_after: str = "") -> list[Suggestion]:
+    """What fits at the cursor, given the buffer's text before and after it; no catalog, no I/O.
+
+    The order is the order of the menu. Like pgcli's ``suggest_type``: the rules live here, and
+    :class:`SqlCompleter` turns each suggestion into completions from the catalog and the known names.
+    """
+    text = text_before
+    if text.lstrip().startswith((".", "\\")):
+        line = text.lstrip()
+        if " " not in line:
+            return [CommandName(line)]
+        command, _, arg = line.partition(" ")
+        return [CommandArgument(command, arg.lstrip())]
+    s = scan(text)
+    if s.in_comment or s.open_quote == '"':
+        return []
+    tokens = _current_statement(s.tokens)
+    if s.open_quote == "'":
+        close = "" if text_after.startswith("'") else "'"
+        # The whole statement, with the string under the cursor closed, for the names it mentions later.
+        around = scan(_statement_around(text + close + text_after, len(text))).tokens
+        return _in_string(tokens, _enclosing_call(s.tokens, s.open_brackets), text[s.quote_start:], close, around)
+    if s.open_quote:
+        return []
+    word = _PARTIAL_WORD.search(text).group(0)  # type: ignore[union-attr]
+    if tokens and tokens[-1].start + len(tokens[-1].text) == len(text) and tokens[-1].kind in ("word", "number"):
+        tokens = tokens[:-1]
+    before = text[: len(text) - len(word)]
+    around = scan(_statement_around(text + text_after, len(before))).tokens
+    return _in_code(tokens, word, before, around)
+
+
+def _in_code(tokens: list[Token], word: str, before: str, around: list[Token]) -> list[Suggestion]:
+    relations = _relations(around)
+    if before.endswith("."):  # alias.col or table.col
+        qualifier = _PARTIAL_WORD.search(before[:-1]).group(0)  # type: ignore[union-attr]
+        return [Column(word, (relations.get(qualifier.lower(), qualifier),))]
+    prev = tokens[-1] if tokens else None
+    clause = _clause(tokens)
+    if prev is None:
+        return [Keyword(word)]
+    if prev.upper in _RELATION_BEFORE or (prev.text == "," and clause in ("FROM", "JOIN")):
+        return [Relation(word)]
+    if clause in _COLUMN_CLAUSES or (clause is None and _cursor_depth(tokens) > 0):
+        return [Column(word, tuple(dict.fromkeys(relations.values()))), Function(word), Keyword(word)]
+    return [Keyword(word), Relation(word), Function(word)]
+
+
+def _in_string(tokens: list[Token], call: _Call | None, partial: str, close: str,
+               around: list[Token]) -> list[Suggestion]:
+    event = _event_in(around)
+    if tokens and tokens[-1].text in ("->", "->>"):  # properties->>'$.name' or properties->>'name'
+        return [PropertyPath(partial, event, close)]
+    if call is None:
+        return []
+    if call.function in _JSON_PATH_FUNCTIONS and call.index == 1 and call.named is None:
+        return [PropertyPath(partial, event, close)]
+    return [StringArgument(call.function, call.index, call.named, partial, close, event)]
+
+
+# -- the matcher: suggestions to prompt-toolkit completions ---------------------------------------------------------
+
+
 class SqlCompleter(Completer):
-    """Completions for the REPL's buffer, chosen by where the cursor is.
+    """Completions for the REPL's buffer: :func:`suggest` says what fits, the catalog and names say which.
 
     ``commands`` maps each dot or backslash command to its help line; ``accounts`` lists account names for
     ``.account``; ``names`` is replaced by the REPL whenever the discovery cache may have changed.
@@ -171,44 +310,41 @@ class SqlCompleter(Completer):
         self._paths = PathCompleter(expanduser=True)
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
-        text = document.text_before_cursor
         if not complete_event.completion_requested and not document.current_line_before_cursor.strip():
             return  # a fresh (continuation) line: no menu pops up until a word is begun or Tab is pressed
-        if text.lstrip().startswith((".", "\\")):
-            yield from self._command(document)
-            return
-        s = scan(text)
-        if s.in_comment or s.open_quote == '"':
-            return
-        tokens = _current_statement(s.tokens)
-        if s.open_quote == "'":
-            after = document.text_after_cursor
-            close = "" if after.startswith("'") else "'"
-            # The whole statement, with the string under the cursor closed, for the names it mentions later.
-            around = scan(_statement_around(text + close + after, len(text))).tokens
-            yield from self._in_string(tokens, _enclosing_call(s.tokens, s.open_brackets), text[s.quote_start:],
-                                       close, around)
-            return
-        if s.open_quote:
-            return
-        word = _PARTIAL_WORD.search(text).group(0)  # type: ignore[union-attr]
-        if tokens and tokens[-1].start + len(tokens[-1].text) == len(text) and tokens[-1].kind in ("word", "number"):
-            tokens = tokens[:-1]
-        before = text[: len(text) - len(word)]
-        around = scan(_statement_around(document.text, len(before))).tokens
-        yield from self._in_code(tokens, word, before, around)
+        for suggestion in suggest(document.text_before_cursor, document.text_after_cursor):
+            yield from self.complete(suggestion)
 
-    # -- commands -----------------------------------------------------------------------------------------------
-
-    def _command(self, document: Document) -> Iterator[Completion]:
-        text = document.text_before_cursor.lstrip()
-        if " " not in text:
+    def complete(self, s: Suggestion) -> Iterator[Completion]:
+        """The completions one suggestion stands for."""
+        cat = self.catalog
+        if isinstance(s, Keyword):
+            lower = s.word == s.word.lower() and s.word != ""
+            yield from _matching(s.word, [(k.lower() if lower else k, "keyword") for k in cat.keywords])
+        elif isinstance(s, Relation):
+            yield from _matching(s.word, [(fn.name, fn.signature) for fn in cat.mp.values() if not fn.scalar])
+            yield from _matching(s.word, [(t, "table") for t in cat.tables], quote=True)
+            yield from _matching(s.word, [(f, "table function") for f in cat.table_functions])
+        elif isinstance(s, Column):
+            columns = [c for target in s.relations for c in cat.columns_of(target)]
+            if not s.relations:
+                columns = [c for cols in cat.tables.values() for c in cols]
+            yield from _matching(s.word, list(dict.fromkeys(columns)), quote=True)
+        elif isinstance(s, Function):
+            yield from _matching(s.word, [(fn.name, fn.signature) for fn in cat.mp.values() if fn.scalar])
+            yield from _matching(s.word, [(f, "function") for f in cat.functions])
+        elif isinstance(s, CommandName):
             for name, help_text in self.commands.items():
-                if name.startswith(text):
-                    yield Completion(name, -len(text), display_meta=help_text)
-            return
-        command, _, arg = text.partition(" ")
-        arg = arg.lstrip()
+                if name.startswith(s.word):
+                    yield Completion(name, -len(s.word), display_meta=help_text)
+        elif isinstance(s, CommandArgument):
+            yield from self._command_argument(s.command, s.word)
+        elif isinstance(s, PropertyPath):
+            yield from self._property_path(s.partial, s.event, s.close)
+        elif isinstance(s, StringArgument):
+            yield from self._string_argument(s)
+
+    def _command_argument(self, command: str, arg: str) -> Iterator[Completion]:
         choices: Iterable[tuple[str, str]] = ()
         if command in (".schema", "\\d"):
             choices = [(t, "table") for t in self.catalog.tables] + [(n, "mp function") for n in self.catalog.mp]
@@ -227,73 +363,23 @@ class SqlCompleter(Completer):
             if value.lower().startswith(arg.lower()):
                 yield Completion(value, -len(arg), display_meta=meta)
 
-    # -- outside strings ----------------------------------------------------------------------------------------
-
-    def _in_code(self, tokens: list[Token], word: str, before: str, around: list[Token]) -> Iterator[Completion]:
-        lower = word == word.lower() and word != ""
-        relations = _relations(around)
-        if before.endswith("."):  # alias.col or table.col
-            qualifier = _PARTIAL_WORD.search(before[:-1]).group(0)  # type: ignore[union-attr]
-            target = relations.get(qualifier.lower(), qualifier)
-            yield from _matching(word, [(c, t) for c, t in self.catalog.columns_of(target)], quote=True)
-            return
-        prev = tokens[-1] if tokens else None
-        clause = _clause(tokens)
-        if prev is None:
-            yield from _matching(word, [(k.lower() if lower else k, "keyword") for k in self.catalog.keywords])
-            return
-        if prev.upper in _RELATION_BEFORE or (prev.text == "," and clause in ("FROM", "JOIN")):
-            yield from self._relations(word)
-            return
-        if clause in _COLUMN_CLAUSES or (clause is None and _cursor_depth(tokens) > 0):
-            columns: list[tuple[str, str]] = []
-            for target in dict.fromkeys(relations.values()):
-                columns += self.catalog.columns_of(target)
-            if not relations:
-                columns = [c for cols in self.catalog.tables.values() for c in cols]
-            yield from _matching(word, list(dict.fromkeys(columns)), quote=True)
-            yield from _matching(word, [(fn.name, fn.signature) for fn in self.catalog.mp.values() if fn.scalar])
-            yield from _matching(word, [(f, "function") for f in self.catalog.functions])
-            yield from _matching(word, [(k.lower() if lower else k, "keyword") for k in self.catalog.keywords])
-            return
-        yield from _matching(word, [(k.lower() if lower else k, "keyword") for k in self.catalog.keywords])
-        yield from self._relations(word)
-        yield from _matching(word, [(fn.name, fn.signature) for fn in self.catalog.mp.values() if fn.scalar])
-        yield from _matching(word, [(f, "function") for f in self.catalog.functions])
-
-    def _relations(self, word: str) -> Iterator[Completion]:
-        yield from _matching(word, [(fn.name, fn.signature) for fn in self.catalog.mp.values() if not fn.scalar])
-        yield from _matching(word, [(t, "table") for t in self.catalog.tables], quote=True)
-        yield from _matching(word, [(f, "table function") for f in self.catalog.table_functions])
-
-    # -- inside a '…' string ------------------------------------------------------------------------------------
-
-    def _in_string(self, tokens: list[Token], call: _Call | None, partial: str, close: str,
-                   around: list[Token]) -> Iterator[Completion]:
-        event = _event_in(around)
-        if tokens and tokens[-1].text in ("->", "->>"):  # properties->>'$.name' or properties->>'name'
-            yield from self._property_path(partial, event, close)
-            return
-        if call is None:
-            return
-        mp = self.catalog.mp.get(call.function)
-        param = mp.parameter(call.index, call.named) if mp else (call.named or None)
+    def _string_argument(self, s: StringArgument) -> Iterator[Completion]:
+        mp = self.catalog.mp.get(s.function)
+        param = mp.parameter(s.index, s.named) if mp else (s.named or None)
         if param in ("event", "events"):
             if not self.names.events:
                 yield _hint("no event names cached yet", "SELECT * FROM mp_events(); loads them (one request)")
-            yield from _names(partial, self.names.events, "event", close)
-        elif param == "property" or (call.function.startswith("mp_prop") and call.index == 1):
-            if not self.names.properties(event):
+            yield from _names(s.partial, self.names.events, "event", s.close)
+        elif param == "property" or (s.function.startswith("mp_prop") and s.index == 1):
+            if not self.names.properties(s.event):
                 yield _hint("no property names cached yet",
-                            "SELECT * FROM mp_properties(event := '…'); loads them" if event else
+                            "SELECT * FROM mp_properties(event := '…'); loads them" if s.event else
                             "SELECT * FROM mp_properties(); loads them")
-            yield from _names(partial, self.names.properties(event), "property", close)
+            yield from _names(s.partial, self.names.properties(s.event), "property", s.close)
         elif param == "filter":  # a Mixpanel expression: properties["name"]
-            m = re.search(r'properties\["([^"]*)$', partial)
+            m = re.search(r'properties\["([^"]*)$', s.partial)
             if m:
-                yield from _names(m.group(1), self.names.properties(event), "property", "", quote="")
-        elif call.function in _JSON_PATH_FUNCTIONS and call.index == 1:
-            yield from self._property_path(partial, event, close)
+                yield from _names(m.group(1), self.names.properties(s.event), "property", "", quote="")
 
     def _property_path(self, partial: str, event: str | None, close: str) -> Iterator[Completion]:
         """``'$.name'`` JSON paths (names that are not plain identifiers are quoted) or a bare ``'name'`` key."""

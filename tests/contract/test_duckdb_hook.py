@@ -1,7 +1,7 @@
 """The private DuckDB hook mp_* functions rely on behaves as pinned (duckdb 2.0.x).
 
-If DuckDB changes it, these fail first and say what broke; docs/duckdb-hook.md says what to check when upgrading
-and describes the public fallback.
+If DuckDB changes it, these fail first and say what broke; docs/duckdb-hook.md ("Upgrading DuckDB") says what
+to check when upgrading. mpsql has no fallback: that page only sketches a public-API route it does not implement.
 """
 
 from __future__ import annotations
@@ -10,9 +10,15 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from mpsql.functions._duckdb import TableSource, install_table_function
+from mpsql.functions._duckdb import Among, Compare, TableMacro, TableSource, install_table_functions
 
 SCHEMA = pa.schema([("event", pa.string()), ("n", pa.int64())])
+
+
+def install(con, run, accepts=None, named=None):
+    """``probe_fn(a, ...named)`` on ``con``, served by ``run``."""
+    install_table_functions(con, [TableMacro(TableSource("probe_fn", SCHEMA, run, accepts), ("a",), named or {},
+                                             "probe")])
 
 
 @pytest.fixture
@@ -24,12 +30,10 @@ def probe():
         yield pa.RecordBatch.from_pydict({"event": ["a", "b"], "n": [1, 2]}, schema=SCHEMA)
 
     def accepts(node):
-        column = getattr(node, "left", None) or getattr(node, "operand", None)
-        return getattr(column, "parts", ("",))[-1] == "event"
+        return isinstance(node, Compare | Among) and node.column == "event"
 
     con = duckdb.connect()
-    install_table_function(con, name="probe_fn", source=TableSource("probe_fn", SCHEMA, run, accepts),
-                           positional=("a",), named={"opt": "NULL"}, comment="probe")
+    install(con, run, accepts, named={"opt": "NULL"})
     yield con, calls
     con.close()
 
@@ -71,8 +75,7 @@ def test_the_columns_a_query_reads_reach_the_source():
         yield pa.RecordBatch.from_pydict({"event": ["a"], "n": [1]}, schema=SCHEMA)
 
     con = duckdb.connect()
-    install_table_function(con, name="probe_fn", source=TableSource("probe_fn", SCHEMA, run),
-                           positional=("a",), named={}, comment="probe")
+    install(con, run, named={})
     assert con.execute("SELECT sum(n) FROM probe_fn(1)").fetchall() == [(1,)]
     assert con.execute("SELECT * FROM probe_fn(1)").fetchall() == [("a", 1)]
     con.close()
@@ -107,7 +110,8 @@ def test_a_default_collation_changes_neither_the_arguments_nor_the_pushdown(prob
     assert calls[-1] == ({"a": "MiXeD Ünïcode", "opt": None}, [])  # not lower-cased or stripped of accents
     plan = con.execute("EXPLAIN SELECT * FROM probe_fn('X')").fetchall()[0][1]
     # the arguments are a filter on the scan itself (pushed down), with no Filter operator above it
-    assert "Filters:" in plan and '"__args" = \'{"a":"X","opt":null}\'' in plan and "lower(" not in plan
+    assert "Filters:" in plan and "lower(" not in plan
+    assert '"__args" = \'{"__function":"probe_fn","a":"X","opt":null}\'' in plan
 
 
 def test_a_collation_set_before_the_macro_is_made_is_harmless_too():
@@ -119,8 +123,26 @@ def test_a_collation_set_before_the_macro_is_made_is_harmless_too():
         calls.append(args)
         yield pa.RecordBatch.from_pydict({"event": ["a"], "n": [1]}, schema=SCHEMA)
 
-    install_table_function(con, name="probe_fn", source=TableSource("probe_fn", SCHEMA, run),
-                           positional=("a",), named={}, comment="probe")
+    install(con, run, named={})
     assert con.execute("SELECT n FROM probe_fn('Up')").fetchall() == [(1,)]
     assert calls == [{"a": "Up"}]
+    con.close()
+
+
+def test_all_functions_share_one_registered_view_in_the_catalog():
+    """DuckDB's registration always makes a visible TEMP view: one for every function of a connection, not one each."""
+    con = duckdb.connect()
+    other = pa.schema([("event", pa.int64()), ("m", pa.string())])  # a column name of SCHEMA, another type
+
+    def run_other(args, pushed, columns):
+        yield pa.RecordBatch.from_pydict({"event": [7], "m": ["x"]}, schema=other)
+
+    def run(args, pushed, columns):
+        yield pa.RecordBatch.from_pydict({"event": ["a"], "n": [1]}, schema=SCHEMA)
+
+    install_table_functions(con, [TableMacro(TableSource("probe_fn", SCHEMA, run), ("a",), {}, ""),
+                                  TableMacro(TableSource("other_fn", other, run_other), (), {}, "")])
+    con.execute("CREATE TABLE mine AS SELECT 1 AS x")
+    assert con.execute("SHOW TABLES").fetchall() == [("__mpsql",), ("mine",)]
+    assert con.execute("SELECT p.event, o.event, o.m FROM probe_fn(1) p, other_fn() o").fetchall() == [("a", 7, "x")]
     con.close()

@@ -8,7 +8,7 @@ import threading
 import httpx
 from emu_helpers import export_params
 
-from mpsql.emulator import Emulator, RateLimits
+from mpsql.emulator import Emulator, ServerLimits
 from mpsql.emulator.ratelimit import RateLimiter
 
 
@@ -28,7 +28,7 @@ def test_export_per_second_and_hourly_with_retry_after() -> None:
         days=2,
         users=30,
         clock=clock,
-        rate_limits=RateLimits(export_per_hour=5, export_per_second=3),
+        rate_limits=ServerLimits(export_per_hour=5, export_per_second=3),
     ) as emu:
         c = emu.credentials
         with httpx.Client(base_url=emu.url, auth=(c.username, c.secret)) as cl:
@@ -48,17 +48,17 @@ def test_export_per_second_and_hourly_with_retry_after() -> None:
             clock.now += 3600
             assert cl.get("/api/2.0/export", params=p).status_code == 200
             emu.retry_after = False
-            emu.rate_limits = RateLimits(export_per_hour=1)
+            emu.rate_limits = ServerLimits(export_per_hour=1)
             r = cl.get("/api/2.0/export", params=p)
             assert r.status_code == 429 and "retry-after" not in r.headers
             emu.reset()
             assert cl.get("/api/2.0/export", params=p).status_code == 200
-            emu.rate_limits = RateLimits.unlimited()
+            emu.rate_limits = ServerLimits.unlimited()
             assert all(cl.get("/api/2.0/export", params=p).status_code == 200 for _ in range(10))
 
 
 def test_auth_failures_do_not_use_budget() -> None:
-    with Emulator(seed=3, days=2, users=30, rate_limits=RateLimits(export_per_hour=1)) as emu:
+    with Emulator(seed=3, days=2, users=30, rate_limits=ServerLimits(export_per_hour=1)) as emu:
         p = export_params(emu, limit=1)
         for _ in range(3):
             assert httpx.get(emu.url + "/api/2.0/export", params=p).status_code == 401
@@ -69,7 +69,7 @@ def test_auth_failures_do_not_use_budget() -> None:
 def test_concurrency_limits_unit() -> None:
     clock = Clock()
     lim = RateLimiter(clock)
-    limits = RateLimits(query_per_hour=100, query_concurrent=2, export_concurrent=1, export_per_second=None)
+    limits = ServerLimits(query_per_hour=100, query_concurrent=2, export_concurrent=1, export_per_second=None)
     assert lim.admit("query", 1, limits).ok and lim.admit("query", 1, limits).ok
     adm = lim.admit("query", 1, limits)
     assert not adm.ok and adm.retry_after == 1
@@ -90,7 +90,7 @@ def test_concurrent_export_over_http_is_released() -> None:
         seed=3,
         days=2,
         users=30,
-        rate_limits=RateLimits(export_concurrent=2, export_per_second=None, export_per_hour=None),
+        rate_limits=ServerLimits(export_concurrent=2, export_per_second=None, export_per_hour=None),
     ) as emu:
         c = emu.credentials
         p = export_params(emu)

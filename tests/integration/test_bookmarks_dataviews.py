@@ -21,8 +21,7 @@ from tests.conftest import FAST_RETRY, NOW, TODAY
 def small_emu():
     """A small project of its own (35 days, 120 users): the saved reports it runs take a moment, not half a
     minute."""
-    from mpsql.emulator import Emulator
-    from mpsql.emulator import RateLimits as ServerLimits
+    from mpsql.emulator import Emulator, ServerLimits
 
     with Emulator(seed=5, today=TODAY, days=35, users=120, rate_limits=ServerLimits.unlimited(),
                   data_views={501: "EU only"}) as emu:

@@ -167,7 +167,7 @@ def test_output_that_cannot_be_written_is_an_error_not_a_traceback(error, monkey
     died: list[BaseException | None] = []
     monkeypatch.setattr(threading, "excepthook", lambda hook_args: died.append(hook_args.exc_value))
 
-    from mpsql.cli.main import EXIT_FAILED, run_statement
+    from mpsql.cli.runner import EXIT_FAILED, run_statement
 
     con = duckdb.connect()
     err = io.StringIO()

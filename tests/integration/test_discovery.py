@@ -117,14 +117,15 @@ def test_bad_discovery_arguments_fail_before_any_request(con, emulator):
 
 
 def test_known_names_come_from_the_cache_and_never_make_a_request(con, emulator):
+    from mpsql.connection import context_of
     from mpsql.functions.discovery import known_names
 
-    assert known_names(con).events == []  # nothing cached yet, and nothing asked
+    assert known_names(context_of(con)).events == []  # nothing cached yet, and nothing asked
     assert emulator.requests == []
     events = [r[0] for r in con.execute("SELECT event FROM mp_events()").fetchall()]
     props = [r[0] for r in con.execute("SELECT property FROM mp_properties(event := 'Purchase')").fetchall()]
     served = len(emulator.requests)
-    names = known_names(con)
+    names = known_names(context_of(con))
     assert names.events == events
     assert names.properties("Purchase") == sorted(props)
     assert names.properties("Login") == []

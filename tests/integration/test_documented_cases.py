@@ -28,8 +28,7 @@ import mpsql
 from mpsql.api.ratelimit import RateLimits
 from mpsql.config import Account, Secret
 from mpsql.connection import context_of
-from mpsql.emulator import Emulator
-from mpsql.emulator import RateLimits as ServerLimits
+from mpsql.emulator import Emulator, ServerLimits
 from tests.conftest import FAST_RETRY
 
 _ids = itertools.count(1)

@@ -99,7 +99,7 @@ def test_failure_in_a_later_window_fails_the_whole_statement(account, emulator):
 
 
 def test_client_budget_waits_instead_of_hitting_the_servers_limit(account, emulator):
-    from mpsql.emulator import RateLimits as ServerLimits
+    from mpsql.emulator import ServerLimits
 
     emulator.rate_limits = ServerLimits(export_per_second=2)
     notices: list[str] = []

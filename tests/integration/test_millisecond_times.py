@@ -23,8 +23,7 @@ import pytest
 import mpsql
 from mpsql.api.ratelimit import RateLimits
 from mpsql.connection import context_of
-from mpsql.emulator import Emulator
-from mpsql.emulator import RateLimits as ServerLimits
+from mpsql.emulator import Emulator, ServerLimits
 from tests.conftest import FAST_RETRY
 
 DAY = "2024-03-05"

@@ -11,8 +11,7 @@ import pytest
 import mpsql
 from mpsql.api.ratelimit import RateLimits
 from mpsql.config import Account, Secret
-from mpsql.emulator import Emulator, catalog
-from mpsql.emulator import RateLimits as ServerLimits
+from mpsql.emulator import Emulator, ServerLimits, catalog
 from mpsql.emulator.profiles import profiles_for
 from tests.conftest import FAST_RETRY, TODAY
 

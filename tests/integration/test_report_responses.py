@@ -203,8 +203,7 @@ def test_every_report_functions_example_runs_and_returns_rows(tmp_path):
     import mpsql
     from mpsql.api.ratelimit import RateLimits
     from mpsql.config import Account, Secret
-    from mpsql.emulator import Emulator
-    from mpsql.emulator import RateLimits as ServerLimits
+    from mpsql.emulator import Emulator, ServerLimits
     from mpsql.functions import TABLE_FUNCTIONS
 
     examples = {fn.name: fn.example for fn in TABLE_FUNCTIONS if fn.name in REPORTS}

@@ -18,8 +18,7 @@ from tests.conftest import TODAY
 @pytest.fixture(scope="module")
 def emulator():
     """A small project of its own: these tests are about credentials, not data."""
-    from mpsql.emulator import Emulator
-    from mpsql.emulator import RateLimits as ServerLimits
+    from mpsql.emulator import Emulator, ServerLimits
 
     with Emulator(seed=3, today=TODAY, days=5, users=60, rate_limits=ServerLimits.unlimited()) as emu:
         yield emu

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from mpsql.emulator import FaultPlan
-from mpsql.emulator import RateLimits as ServerLimits
+from mpsql.emulator import FaultPlan, ServerLimits
 from tests.integration.test_export import export_requests
 
 

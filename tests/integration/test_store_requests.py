@@ -8,8 +8,7 @@ import mpsql
 from mpsql.api.ratelimit import RateLimits
 from mpsql.config import Account, Secret
 from mpsql.connection import context_of
-from mpsql.emulator import Emulator
-from mpsql.emulator import RateLimits as ServerLimits
+from mpsql.emulator import Emulator, ServerLimits
 from mpsql.functions import export
 from tests.integration.test_export import deduped
 

@@ -19,8 +19,7 @@ import mpsql
 from mpsql.api.ratelimit import RateLimits
 from mpsql.config import Account
 from mpsql.connection import context_of
-from mpsql.emulator import Emulator
-from mpsql.emulator import RateLimits as ServerLimits
+from mpsql.emulator import Emulator, ServerLimits
 from mpsql.errors import ArgumentError
 from tests.conftest import FAST_RETRY, NOW, TODAY
 

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mpsql.errors import StreamTruncated
-from mpsql.functions.export import SCHEMA, RowFilter, Window
+from mpsql.errors import InvalidResponse, StreamTruncated
+from mpsql.functions.export import PART_BYTES, SCHEMA, RowFilter, Window
 from mpsql.store.days import Selection
 
 json_values = st.recursive(
@@ -52,10 +52,12 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
 DAY = dt.date(2024, 3, 1)  # every generated record's time falls on this UTC day
 
 
-def fetch(tmp_path, chunks: list[bytes], compressed: bool) -> list[dict]:
-    """What the client does with one attempt's chunks; returns the window's rows as records."""
+def fetch(tmp_path, chunks: list[bytes], compressed: bool, part_bytes: int = PART_BYTES) -> list[dict]:
+    """What the client does with one attempt's chunks; returns the window's rows as records.
+
+    ``part_bytes`` small makes the body parse in many parts while it is still arriving."""
     scratch = Path(tempfile.mkdtemp(dir=tmp_path))
-    window = Window(scratch, 0, DAY, DAY, Selection())(compressed)
+    window = Window(scratch, 0, DAY, DAY, Selection(), part_bytes=part_bytes)(compressed)
     try:
         for chunk in chunks:
             window.feed(chunk)
@@ -70,22 +72,23 @@ def fetch(tmp_path, chunks: list[bytes], compressed: bool) -> list[dict]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(recs=records, cuts=st.lists(st.integers(min_value=0), max_size=30), compressed=st.booleans())
-def test_any_chunking_gives_back_every_record(tmp_path, recs, cuts, compressed):
+@given(recs=records, cuts=st.lists(st.integers(min_value=0), max_size=30), compressed=st.booleans(),
+       part_bytes=st.sampled_from([1, 50, 300, PART_BYTES]))
+def test_any_chunking_gives_back_every_record(tmp_path, recs, cuts, compressed, part_bytes):
     plain = body_of(recs)
     wire = gzip.compress(plain) if compressed else plain
-    assert fetch(tmp_path, split(wire, cuts), compressed) == recs
+    assert fetch(tmp_path, split(wire, cuts), compressed, part_bytes) == recs
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(recs=records, cut=st.integers(min_value=1), compressed=st.booleans(),
-       cuts=st.lists(st.integers(min_value=0), max_size=8))
-def test_a_body_cut_anywhere_fails_loudly_or_is_whole_records(tmp_path, recs, cut, compressed, cuts):
+       cuts=st.lists(st.integers(min_value=0), max_size=8), part_bytes=st.sampled_from([1, 120, PART_BYTES]))
+def test_a_body_cut_anywhere_fails_loudly_or_is_whole_records(tmp_path, recs, cut, compressed, cuts, part_bytes):
     plain = body_of(recs)
     wire = gzip.compress(plain) if compressed else plain
     stop = cut % len(wire)  # strictly shorter than the whole body
     try:
-        got = fetch(tmp_path, split(wire[:stop], cuts), compressed)
+        got = fetch(tmp_path, split(wire[:stop], cuts), compressed, part_bytes)
     except StreamTruncated:
         return
     # Only a plain body cut right after a newline can pass, and then it is whole records (the HTTP layer is what
@@ -123,3 +126,37 @@ def test_corrupt_gzip_fails(tmp_path):
 
 def test_empty_body_is_empty(tmp_path):
     assert fetch(tmp_path, [], False) == []
+
+
+def _records(n: int) -> list[dict]:
+    return [{"event": "e", "properties": {"time": 1_709_251_200 + i, "distinct_id": f"u{i}", "$insert_id": f"i{i}"}}
+            for i in range(n)]
+
+
+def test_a_second_attempt_starts_from_nothing_after_parts_of_the_first_were_parsed(tmp_path):
+    recs = _records(40)
+    plain = body_of(recs)
+    window = Window(Path(tempfile.mkdtemp(dir=tmp_path)), 0, DAY, DAY, Selection(), part_bytes=200)
+    try:
+        window(False)
+        for i in range(0, len(plain) // 2, 97):  # the first attempt dies half way, several parts parsed
+            window.feed(plain[i:i + 97])
+        window(False)
+        for i in range(0, len(plain), 97):
+            window.feed(plain[i:i + 97])
+        window.finish()
+        rows = [r for b in window.read(RowFilter(dedupe=False), SCHEMA.names) for r in b.to_pylist()]
+    finally:
+        window.close()
+        window.release()
+        window.release()
+    assert [r["distinct_id"] for r in rows] == [f"u{i}" for i in range(40)]
+
+
+@pytest.mark.parametrize("bad", [b"[1, 2]\n", b'{"event": "e", "properties": {"time": "soon"}}\n'])
+def test_a_bad_line_in_a_later_part_is_named_by_its_line_in_the_whole_body(tmp_path, bad):
+    plain = body_of(_records(30))
+    lines = plain.splitlines(keepends=True)
+    body = b"".join(lines[:25]) + bad + b"".join(lines[25:])
+    with pytest.raises(InvalidResponse, match=r"line 26 of the body"):
+        fetch(tmp_path, [body[i:i + 64] for i in range(0, len(body), 64)], False, part_bytes=150)

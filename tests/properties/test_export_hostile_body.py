@@ -66,8 +66,9 @@ def encode(value: object) -> bytes:
 @given(body=lines, garbage=st.sampled_from([b"", b"", b"", b"<html>502 Bad Gateway</html>\n", b"\x00\xff\xfe\n"]),
        cut=st.integers(min_value=0, max_value=10_000), truncate=st.sampled_from([False, False, False, True]),
        compressed=st.booleans(),
-       chunk=st.integers(min_value=1, max_value=4096))
-def test_the_rows_are_exactly_the_events_sent_or_the_window_fails(body, garbage, cut, truncate, compressed, chunk):
+       chunk=st.integers(min_value=1, max_value=4096), part_bytes=st.sampled_from([64, 1000, 1 << 24]))
+def test_the_rows_are_exactly_the_events_sent_or_the_window_fails(body, garbage, cut, truncate, compressed, chunk,
+                                                                  part_bytes):
     data = b"".join(encode(v) for v in body)
     at = cut % (len(data) + 1)
     data = data[:at] + garbage + data[at:]
@@ -76,7 +77,7 @@ def test_the_rows_are_exactly_the_events_sent_or_the_window_fails(body, garbage,
     wire = gzip.compress(data) if compressed else data
     pieces = [wire[i:i + chunk] for i in range(0, len(wire), chunk)]
     try:
-        got = fetch(Path(tempfile.mkdtemp()), pieces, compressed)
+        got = fetch(Path(tempfile.mkdtemp()), pieces, compressed, part_bytes)
     except (InvalidResponse, StreamTruncated) as exc:
         assert str(exc).startswith("export: ")  # a clear error, naming what failed
         event(f"failed: {type(exc).__name__}")

@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 
-from mpsql.cli.main import EXIT_INTERRUPTED, EXIT_OK
+from mpsql.cli.runner import EXIT_INTERRUPTED, EXIT_OK
 from mpsql.demo import demo_emulator
 
 # Two requests: a one-day probe, then the other 89 days (about 240,000 events) in one long response.

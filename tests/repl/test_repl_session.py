@@ -15,7 +15,7 @@ from prompt_toolkit.output import DummyOutput
 
 from mpsql import __version__
 from mpsql.api.client import REQUEST_LOG
-from mpsql.cli.main import EXIT_CONFIG
+from mpsql.cli.runner import EXIT_CONFIG
 from mpsql.config import Account, Secret
 from mpsql.emulator import Emulator
 from mpsql.repl.app import cached_names, run_repl
@@ -203,3 +203,40 @@ def test_control_characters_in_mixpanel_data_reach_the_terminal_escaped(drive, e
     assert "│ Sign\\x1b]0;pwned\\x07Up\\x9b2J" in s.out  # the table
     assert "\nSign\\x1b]0;pwned\\x07Up\\x9b2J\n" in s.out  # csv
     assert '"event": "Sign\\u001b]0;pwned\\u0007Up\\u009b2J"' in s.out  # json: escaped, still the same JSON
+
+
+def names_requests(emulator) -> int:
+    return sum(1 for r in emulator.requests if r.path.endswith("/events/names"))
+
+
+def test_a_fresh_session_loads_event_names_in_the_background_without_blocking_typing(drive, make_repl, emulator):
+    emulator.latency = 1.5  # the names take a while to come
+    s = drive("SELECT 42 AS answer;\r", names=cached_names)
+    loader = s.repl.names_loader
+    assert "42" in s.out and loader is not None and loader.is_alive()  # typing and running did not wait
+    loader.join(10)
+    assert names_requests(emulator) == 1
+    buffer = "SELECT * FROM mp_export('2024-01-01', '2024-01-02', events := ['Pur"
+    offered = [c.text for c in s.repl.completer.get_completions(Document(buffer), CompleteEvent())]
+    assert offered == ["Purchase'"]
+    emulator.latency = 0.0
+    again = make_repl(names=cached_names)  # a later session the same day: the names come from the cache
+    assert again.names_loader is None and "Purchase" in again.completer.names.events
+    assert names_requests(emulator) == 1
+
+
+def test_without_an_account_nothing_is_loaded(make_repl, emulator, monkeypatch, tmp_path):
+    for var in ("MP_SECRET", "MP_ACCOUNT", "MP_USERNAME", "MP_PROJECT_ID"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MP_CONFIG_PATH", str(tmp_path / "none.toml"))
+    repl = make_repl(account=None, names=cached_names)
+    assert repl.names_loader is None and repl.completer.names.events == []
+    assert emulator.requests == []
+
+
+def test_with_caching_off_nothing_is_loaded(make_repl, emulator, monkeypatch):
+    monkeypatch.setenv("MPSQL_CACHE_TTL", "0")
+    repl = make_repl(names=cached_names)
+    if repl.names_loader is not None:
+        repl.names_loader.join(10)
+    assert names_requests(emulator) == 0

@@ -54,3 +54,9 @@ def test_a_density_measured_on_few_rows_only_lets_the_next_windows_grow_32_fold(
 
 def test_the_stores_density_is_trusted_at_once():
     assert Density.known(3_000.0).horizon(JAN1, DEC31) == DEC31
+
+
+def test_the_window_count_follows_the_rows_not_whole_days_per_window():
+    # 29 days of 33,333 rows: 4 windows of 7-8 days (about the target each), so all four download at once.
+    windows = plan_windows(JAN1, dt.date(2024, 1, 29), 33_333.0)
+    assert days(windows) == [8, 7, 7, 7]

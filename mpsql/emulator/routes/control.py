@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from mpsql.emulator.faults import FaultPlan
 from mpsql.emulator.proto import HttpError, Request, Response, Route
-from mpsql.emulator.ratelimit import RateLimits
+from mpsql.emulator.ratelimit import ServerLimits
 
 if TYPE_CHECKING:
     from mpsql.emulator.server import Emulator
@@ -52,13 +52,13 @@ def requests(emu: Emulator, req: Request) -> Response:
 
 
 def rate_limits(emu: Emulator, req: Request) -> Response:
-    """GET: current limits; POST: replace them (``{"unlimited": true}`` or RateLimits fields)."""
+    """GET: current limits; POST: replace them (``{"unlimited": true}`` or ServerLimits fields)."""
     if req.method == "POST":
         body = _json_body(req)
         if not isinstance(body, dict):
             raise HttpError(400, "expected a JSON object")
         try:
-            emu.rate_limits = RateLimits.unlimited() if body.get("unlimited") else RateLimits(**body)
+            emu.rate_limits = ServerLimits.unlimited() if body.get("unlimited") else ServerLimits(**body)
         except TypeError as e:
             raise HttpError(400, f"invalid rate limits: {e}") from e
     return Response(json={"status": "ok", "rate_limits": dataclasses.asdict(emu.rate_limits)})

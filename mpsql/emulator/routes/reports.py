@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mpsql.emulator import analytics, jql, messages
+from mpsql.emulator import analytics, bookmarks, jql, messages
 from mpsql.emulator.analytics import Buckets, Step
 from mpsql.emulator.eventstore import Event, store_for
 from mpsql.emulator.identities import identity_map, resolve
@@ -460,8 +460,35 @@ def _bookmark(p: dict[str, str]) -> Any:
     return saved
 
 
+def _adhoc_body(p: dict[str, str]) -> dict[str, Any]:
+    """An ad-hoc query's JSON body (its object values arrive as JSON text among the parameters)."""
+    body: dict[str, Any] = {"query_type": p.get("query_type", "flows_sankey")}
+    for key in ("bookmark", "queryLimits"):
+        if p.get(key, "").strip():
+            try:
+                body[key] = json.loads(p[key])
+            except ValueError:
+                raise HttpError(400, f"Error in {key}: must be a JSON object") from None
+    return body
+
+
+def _adhoc(emu: Emulator, req: Request, run: Any) -> Response:
+    """An ad-hoc report (docs/mixpanel-api.md, "Ad-hoc reports"): the definition evaluated by ``bookmarks``."""
+    def load(lo: dt.date, hi: dt.date, names: Sequence[str] | None) -> Iterable[Event]:
+        lo, hi = max(lo, emu.dataset.first_date), min(hi, emu.today)
+        return _events(emu, lo, hi, names) if lo <= hi else ()
+
+    try:
+        return Response(json=run(_adhoc_body(req.params), emu.today, load, _now_iso()))
+    except bookmarks.BookmarkError as e:
+        raise HttpError(400, str(e)) from None
+
+
 def insights(emu: Emulator, req: Request) -> Response:
-    """``/insights``: bookmark_id -> the saved report over its own relative range."""
+    """``/insights``: bookmark_id -> the saved report over its own relative range; a POSTed ``bookmark`` -> an
+    ad-hoc Insights, funnel or retention query."""
+    if req.method == "POST" and "bookmark" in req.params:
+        return _adhoc(emu, req, bookmarks.insights_query)
     saved = _bookmark(req.params)
     if saved.type != "insights":
         return Response(json={"error": FLOWS_VIA_INSIGHTS})  # Insights fails softly, HTTP 200 [O]
@@ -471,8 +498,11 @@ def insights(emu: Emulator, req: Request) -> Response:
 
 
 def arb_funnels(emu: Emulator, req: Request) -> Response:
-    """``/arb_funnels?bookmark_id=&query_type=flows_sankey``: a saved Flows report [O endpoint, E shape]."""
+    """``/arb_funnels?bookmark_id=&query_type=flows_sankey``: a saved Flows report [O endpoint, E shape]; a POSTed
+    ``bookmark``: an ad-hoc Flows query."""
     p = req.params
+    if req.method == "POST" and "bookmark" in p:
+        return _adhoc(emu, req, bookmarks.flows_query)
     saved = _bookmark(p)
     if p.get("query_type", "flows_sankey").strip() != "flows_sankey":
         raise HttpError(400, bad_choice("query_type", ("flows_sankey",)))
