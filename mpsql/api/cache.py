@@ -38,6 +38,21 @@ _TEMP_PREFIX = ".tmp-"
 _STALE_TEMP_S = 3600.0  # a temp file this old belongs to a writer that died; clear() removes it
 
 
+ENV_TTL = "MPSQL_CACHE_TTL"
+DISCOVERY_TTL = 3600.0  # event and property names change slowly; an hour spares the 60/hour query budget
+REPORT_TTL = 300.0  # identical report requests within five minutes are answered from the cache
+
+
+def cache_ttl(default: float) -> float | None:
+    """The TTL to use: ``$MPSQL_CACHE_TTL`` seconds if set (0 turns caching off), else ``default``."""
+    raw = os.environ.get(ENV_TTL, "").strip()
+    try:
+        seconds = float(raw) if raw else default
+    except ValueError:
+        raise ConfigError(f"${ENV_TTL} must be a number of seconds (0 turns caching off), not {raw!r}") from None
+    return seconds if seconds > 0 else None
+
+
 def _stderr_notice(message: str) -> None:
     print(f"mpsql: {message}", file=sys.stderr, flush=True)
 

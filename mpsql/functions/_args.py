@@ -212,7 +212,7 @@ def check_date_range(function: str, from_date: dt.date, to_date: dt.date, today:
         raise ArgumentError(function, "from_date", f"{from_date} is after to_date {to_date}",
                             "from_date <= to_date; both are inclusive")
     if to_date > today:
-        # ``today`` is the project's (functions/project.py ProjectDay, which names its zone) or UTC's.
+        # ``today`` is the project's (functions/_clock.py ProjectDay, which names its zone) or UTC's.
         zone = getattr(today, "zone", "UTC")
         where = "UTC" if zone == "UTC" else f"in the project's time zone, {zone}"
         raise ArgumentError(function, "to_date", f"{to_date} is in the future (today is {today} {where})",

@@ -9,36 +9,27 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import pyarrow as pa
 
+from mpsql.api.cache import DISCOVERY_TTL as DISCOVERY_TTL  # the cache's policy, re-exported for the families
+from mpsql.api.cache import ENV_TTL as ENV_TTL
+from mpsql.api.cache import REPORT_TTL as REPORT_TTL
+from mpsql.api.cache import cache_ttl as cache_ttl
 from mpsql.api.client import MixpanelClient, Reply
 from mpsql.api.regions import Family
-from mpsql.errors import Cancelled, ConfigError
+from mpsql.errors import Cancelled
 from mpsql.functions._args import Args, parse_call, sql_named
+from mpsql.functions._clock import today_for
 from mpsql.functions._context import CancelScope, Context, Progress
 from mpsql.functions._spec import TableFunction
 
 A = TypeVar("A", bound=Args)
 
 BATCH_ROWS = 122_880  # DuckDB's row-group size: smaller batches make a CTAS into a file markedly slower
-ENV_TTL = "MPSQL_CACHE_TTL"
-DISCOVERY_TTL = 3600.0  # event and property names change slowly; an hour spares the 60/hour query budget
-REPORT_TTL = 300.0  # identical report requests within five minutes are answered from the cache
-
-
-def cache_ttl(default: float) -> float | None:
-    """The TTL to use: ``$MPSQL_CACHE_TTL`` seconds if set (0 turns caching off), else ``default``."""
-    raw = os.environ.get(ENV_TTL, "").strip()
-    try:
-        seconds = float(raw) if raw else default
-    except ValueError:
-        raise ConfigError(f"${ENV_TTL} must be a number of seconds (0 turns caching off), not {raw!r}") from None
-    return seconds if seconds > 0 else None
 
 
 @dataclass
@@ -108,8 +99,6 @@ def rows_function(*, name: str, schema: pa.Schema, model: type[A], positional: t
     """
 
     def start(ctx: Context, raw: dict[str, Any], pushed: list, columns: list[str]) -> Iterator[pa.RecordBatch]:
-        from mpsql.functions.project import today_for  # (project.py builds on this module)
-
         args = parse_call(name, model, raw)
         account = getattr(args, "account", None)
         # The project's today where the project's zone could change the verdict (docs/mixpanel-api.md, "Report

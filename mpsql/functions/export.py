@@ -48,12 +48,12 @@ from mpsql.api.client import URL_ARGUMENTS_LIMIT, MixpanelClient, url_size
 from mpsql.api.framing import TERMINATED_EARLY, JsonlBody
 from mpsql.errors import ArgumentError, Cancelled, ConfigError, InvalidResponse, StreamTruncated
 from mpsql.functions._args import Args, Day, Names, check_date_range, parse_call, sql_named
+from mpsql.functions._clock import clock, today_for
 from mpsql.functions._context import CancelScope, Context, Progress
 from mpsql.functions._duckdb import Among, Compare, Logical, sql_string
 from mpsql.functions._duckdb import Predicate as Node
 from mpsql.functions._rows import BATCH_ROWS
 from mpsql.functions._spec import TableFunction
-from mpsql.functions.project import clock, today_for
 from mpsql.functions.where_sql import UnsupportedWhere, where_to_sql
 from mpsql.store.days import DayStore, HeldDay, Selection, make_scratch, manifest, release_scratch, remove_orphans
 
@@ -94,7 +94,7 @@ class ExportPlan:
     events: tuple[str, ...] | None  # None: all events
     exact_sql: str  # the pushed-down predicates as SQL, re-applied to every row ('' when none)
     empty: bool = False  # the predicates exclude every row: no request at all
-    zone: str = "UTC"  # the zone whose days export's dates name: UTC, or a legacy project's (functions/project.py)
+    zone: str = "UTC"  # the zone whose days export's dates name: UTC, or a legacy project's (functions/_clock.py)
 
 
 # -- pushdown ---------------------------------------------------------------------------------------------------

@@ -17,10 +17,10 @@ import pyarrow as pa
 from pydantic import Field
 
 from mpsql.functions._args import Args, Day, Names, check_date_range
+from mpsql.functions._clock import clock
 from mpsql.functions._context import Progress
 from mpsql.functions._rows import Call, rows_function
 from mpsql.functions.export import Density, Fetcher, plan_segments
-from mpsql.functions.project import clock
 from mpsql.store.days import DayStore, HeldDay, Selection, release_scratch
 
 SYNC_SCHEMA = pa.schema([
@@ -48,7 +48,7 @@ class SyncArgs(Args):
 def _sync(call: Call[SyncArgs]) -> Iterator[tuple[Any, ...]]:
     args, client = call.args, call.client
     store = call.ctx.day_store(client.account)
-    # Days in export's zone (a legacy project's own: functions/project.py), as mp_export reads them.
+    # Days in export's zone (a legacy project's own: functions/_clock.py), as mp_export reads them.
     zone = clock(client, ask=bool(client.account.legacy_time)).export_zone
     want = Selection(tuple(sorted(set(args.events))) if args.events is not None else None, None, zone)
     now = call.ctx.now()
