@@ -695,11 +695,11 @@ def _funnel(clause: dict[str, Any], section: dict[str, Any], from_date: dt.date,
 
 def _any_order(evs: list[Event], entry: int, steps: list[Step], window_s: int) -> list[int]:
     """[E] Any order: after the entry (step 1), steps 2..n may come in any order within the window; a user
-    reaches step k when they did each of steps 2..k; its time is the latest of their first occurrences."""
-    t0 = evs[entry].time
+    reaches step k when they did each of steps 2..k; its time (ms) is the latest of their first occurrences."""
+    t0 = evs[entry].ms
     times = [t0]
     for step in steps[1:]:
-        first = next((ev.time for ev in evs[entry + 1:] if ev.time - t0 <= window_s and step.matches(ev)), None)
+        first = next((ev.ms for ev in evs[entry + 1:] if ev.ms - t0 <= window_s * 1000 and step.matches(ev)), None)
         if first is None:
             break
         times.append(max(times[-1], first))
@@ -708,13 +708,14 @@ def _any_order(evs: list[Event], entry: int, steps: list[Step], window_s: int) -
 
 def _excluded(evs: list[Event], times: list[int], exclusions: list[tuple[str, int, int]], window_s: int) -> list[int]:
     """[E] An exclusion event strictly after step ``from`` and strictly before step ``to`` (or before the
-    window's end when step ``to`` was not reached) drops the user there: steps from then on do not count."""
+    window's end when step ``to`` was not reached) drops the user there: steps from then on do not count. Times
+    are milliseconds (``analytics._attempt``)."""
     for event, lo, hi in exclusions:
         if len(times) < lo:
             continue
         start = times[lo - 1]
-        end = times[hi - 1] if len(times) >= hi else times[0] + window_s + 1
-        hit = next((ev.time for ev in evs if ev.name == event and start < ev.time < end), None)
+        end = times[hi - 1] if len(times) >= hi else times[0] + window_s * 1000 + 1
+        hit = next((ev.ms for ev in evs if ev.name == event and start < ev.ms < end), None)
         if hit is not None:
             times = times[:lo] + [t for t in times[lo:] if t < hit]
     return times
@@ -769,11 +770,11 @@ def _retention(clause: dict[str, Any], section: dict[str, Any], from_date: dt.da
         key = cohorts.key(evs[i].time)
         if key is None:
             continue
-        t0 = evs[i].time
+        t0 = evs[i].ms  # milliseconds, as the other reports compare times
         hits = set()
         for j, ev in enumerate(evs):
-            if j != i and ev.time >= t0 and back.matches(ev):
-                b = _bucket_of((ev.time - t0) / (width * analytics.DAY_S), ends)
+            if j != i and ev.ms >= t0 and back.matches(ev):
+                b = _bucket_of((ev.ms - t0) / (width * analytics.DAY_S * 1000), ends)
                 if b is not None:
                     hits.add(b)
         segs = [OVERALL] + ([] if on is None else segment_keys(analytics._value(on, evs[i])))
@@ -867,9 +868,9 @@ def flows_query(body: dict[str, Any], today: dt.date, load: Loader, computed_at:
         i = next((j for j, ev in enumerate(evs) if ev.name == step["event"] and lo <= ev.time < hi), None)
         if i is None:
             continue
-        t0 = evs[i].time
-        before = [e.name for e in evs[:i] if t0 - e.time <= window_s][-reverse:] if reverse else []
-        after = [e.name for e in evs[i + 1:] if e.time - t0 <= window_s][:forward]
+        t0 = evs[i].ms
+        before = [e.name for e in evs[:i] if t0 - e.ms <= window_s * 1000][-reverse:] if reverse else []
+        after = [e.name for e in evs[i + 1:] if e.ms - t0 <= window_s * 1000][:forward]
         paths.append([None] * (reverse - len(before)) + before + [evs[i].name] + after)
     return {"computed_at": computed_at, "steps": _sankey(paths, reverse, forward), "breakdowns": [],
             "overallConversionRate": (sum(1 for p in paths if len(p) == reverse + forward + 1) / len(paths))
