@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from mpsql.emulator import analytics, jql, messages
 from mpsql.emulator.analytics import Buckets, Step
+from mpsql.emulator.eventindex import Selection, index_for
 from mpsql.emulator.eventstore import Event, store_for
-from mpsql.emulator.identities import identity_map, resolve
 from mpsql.emulator.proto import HttpError, Request, Response, Route, query_routes
 from mpsql.emulator.routes.export import parse_bool, parse_date
 from mpsql.emulator.saved_reports import (
@@ -184,8 +184,9 @@ def _events(emu: Emulator, from_date: dt.date, to_date: dt.date, names: Iterable
             merged: bool = True) -> Iterable[Event]:
     """Deduplicated events of the range; with ``merged`` (every report but the activity stream) each
     ``distinct_id`` is its ID-merged user (``identities``, docs/report-semantics.md)."""
-    events = store_for(emu.dataset).events(from_date, to_date, names)
-    return resolve(events, identity_map(emu.dataset)) if merged else events
+    if merged:
+        return Selection(index_for(emu.dataset), from_date, to_date, names)
+    return store_for(emu.dataset).events(from_date, to_date, names)
 
 
 def _now_iso() -> str:
