@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,7 @@ for _var in ("MP_USERNAME", "MP_SECRET", "MP_PROJECT_ID", "MP_REGION", "MP_ACCOU
 os.environ["MP_CONFIG_PATH"] = os.path.join(os.path.dirname(__file__), "fixtures", "no-such-config.toml")
 
 # Nothing a test caches may land in a developer's ~/.cache; each test also gets a fresh folder (below).
-os.environ["MPSQL_CACHE_DIR"] = tempfile.mkdtemp(prefix="mpsql-test-cache-")
+os.environ["MPSQL_CACHE_DIR"] = _PROCESS_CACHE = tempfile.mkdtemp(prefix="mpsql-test-cache-")
 os.environ["MPSQL_STORE_DIR"] = tempfile.mkdtemp(prefix="mpsql-test-store-")
 for _var in ("MPSQL_CACHE_TTL", "MPSQL_STORE_LOOKBACK_DAYS", "MPSQL_STORE_FRESH_SECONDS"):
     os.environ.pop(_var, None)
@@ -34,6 +35,44 @@ def _fresh_cache(tmp_path_factory, monkeypatch):
     """Every test starts with an empty response cache and an empty event store."""
     monkeypatch.setenv("MPSQL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("MPSQL_STORE_DIR", str(tmp_path_factory.mktemp("store")))
+
+
+@pytest.fixture(scope="session")
+def _demo_days_made(tmp_path_factory, worker_id) -> Path:
+    """The demo project's generated days on disk, made once for the whole run (the key folder holding them).
+
+    Under xdist the workers share one folder and fill it from opposite ends (a day is written to a scratch
+    name and renamed into place, so a day another worker wrote is read back, never made twice)."""
+    from mpsql.demo import DEMO_SEED
+    from mpsql.emulator import Emulator
+
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if worker_id != "master" else base) / "demo-days"
+    dataset = Emulator(seed=DEMO_SEED, day_folder=root).dataset  # the demo's parameters, not started
+    dates = dataset.dates(dataset.first_date, dataset.last_date)
+    for date in dates[::-1] if worker_id.endswith(("1", "3", "5", "7", "9")) else dates:
+        dataset.day(date)
+    assert dataset.folder is not None
+    _link_demo_days(dataset.folder, Path(_PROCESS_CACHE))  # for a demo started outside a test (module fixtures)
+    return dataset.folder
+
+
+def _link_demo_days(made: Path, cache: Path) -> None:
+    held = cache / "demo-days" / made.name
+    if held.exists():
+        return
+    held.mkdir(mode=0o700, parents=True)
+    held.parent.chmod(0o700)
+    for day in made.iterdir():
+        if day.suffix == ".day":
+            os.link(day, held / day.name)
+
+
+@pytest.fixture
+def demo_days(_fresh_cache, _demo_days_made) -> None:
+    """This test's cache folder already holds today's demo days, as after an earlier ``mpsql --demo`` today: the
+    demo (in this process or a child) reads them instead of generating them (hard links, not copies)."""
+    _link_demo_days(_demo_days_made, Path(os.environ["MPSQL_CACHE_DIR"]))
 
 
 FAST_RETRY = RetryPolicy(max_attempts=4, base=0.01, cap=0.05, jitter=0.01, max_retry_after=0.05)
