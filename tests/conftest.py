@@ -46,8 +46,7 @@ def _demo_days_made(tmp_path_factory, worker_id) -> Path:
     from mpsql.demo import DEMO_SEED
     from mpsql.emulator import Emulator
 
-    base = tmp_path_factory.getbasetemp()
-    root = (base.parent if worker_id != "master" else base) / "demo-days"
+    root = _shared_folder(tmp_path_factory, worker_id, "demo-days")
     dataset = Emulator(seed=DEMO_SEED, day_folder=root).dataset  # the demo's parameters, not started
     dates = dataset.dates(dataset.first_date, dataset.last_date)
     for date in dates[::-1] if worker_id.endswith(("1", "3", "5", "7", "9")) else dates:
@@ -78,12 +77,21 @@ def demo_days(_fresh_cache, _demo_days_made) -> None:
 FAST_RETRY = RetryPolicy(max_attempts=4, base=0.01, cap=0.05, jitter=0.01, max_retry_after=0.05)
 
 
+def _shared_folder(tmp_path_factory, worker_id: str, name: str) -> Path:
+    """A folder of the run shared by all xdist workers (the base temp folder's parent under xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if worker_id != "master" else base) / name
+
+
 @pytest.fixture(scope="session")
-def emulator_session():
+def emulator_session(tmp_path_factory, worker_id):
     from mpsql.emulator import Emulator
     from mpsql.emulator import RateLimits as ServerLimits
 
-    emu = Emulator(seed=7, today=TODAY, days=90, users=2000, rate_limits=ServerLimits.unlimited())
+    # Each day is generated once for the run: kept in memory, and on disk for the other worker (the same bytes
+    # as the generator's own, see mpsql/emulator/daycache.py), instead of re-generated when a 40-day LRU drops it.
+    emu = Emulator(seed=7, today=TODAY, days=90, users=2000, rate_limits=ServerLimits.unlimited(),
+                   day_folder=_shared_folder(tmp_path_factory, worker_id, "session-days"))
     with emu:
         yield emu
 
