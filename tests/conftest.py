@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,7 @@ for _var in ("MP_USERNAME", "MP_SECRET", "MP_PROJECT_ID", "MP_REGION", "MP_ACCOU
 os.environ["MP_CONFIG_PATH"] = os.path.join(os.path.dirname(__file__), "fixtures", "no-such-config.toml")
 
 # Nothing a test caches may land in a developer's ~/.cache; each test also gets a fresh folder (below).
-os.environ["MPSQL_CACHE_DIR"] = tempfile.mkdtemp(prefix="mpsql-test-cache-")
+os.environ["MPSQL_CACHE_DIR"] = _PROCESS_CACHE = tempfile.mkdtemp(prefix="mpsql-test-cache-")
 os.environ["MPSQL_STORE_DIR"] = tempfile.mkdtemp(prefix="mpsql-test-store-")
 for _var in ("MPSQL_CACHE_TTL", "MPSQL_STORE_LOOKBACK_DAYS", "MPSQL_STORE_FRESH_SECONDS"):
     os.environ.pop(_var, None)
@@ -36,14 +37,60 @@ def _fresh_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MPSQL_STORE_DIR", str(tmp_path_factory.mktemp("store")))
 
 
+@pytest.fixture(scope="session")
+def _demo_days_made(tmp_path_factory, worker_id) -> Path:
+    """The demo project's generated days on disk, made once for the whole run (the key folder holding them).
+
+    Under xdist the workers share one folder and fill it from opposite ends (a day is written to a scratch
+    name and renamed into place, so a day another worker wrote is read back, never made twice)."""
+    from mpsql.demo import DEMO_SEED
+    from mpsql.emulator import Emulator
+
+    root = _shared_folder(tmp_path_factory, worker_id, "demo-days")
+    dataset = Emulator(seed=DEMO_SEED, day_folder=root).dataset  # the demo's parameters, not started
+    dates = dataset.dates(dataset.first_date, dataset.last_date)
+    for date in dates[::-1] if worker_id.endswith(("1", "3", "5", "7", "9")) else dates:
+        dataset.day(date)
+    assert dataset.folder is not None
+    _link_demo_days(dataset.folder, Path(_PROCESS_CACHE))  # for a demo started outside a test (module fixtures)
+    return dataset.folder
+
+
+def _link_demo_days(made: Path, cache: Path) -> None:
+    held = cache / "demo-days" / made.name
+    if held.exists():
+        return
+    held.mkdir(mode=0o700, parents=True)
+    held.parent.chmod(0o700)
+    for day in made.iterdir():
+        if day.suffix == ".day":
+            os.link(day, held / day.name)
+
+
+@pytest.fixture
+def demo_days(_fresh_cache, _demo_days_made) -> None:
+    """This test's cache folder already holds today's demo days, as after an earlier ``mpsql --demo`` today: the
+    demo (in this process or a child) reads them instead of generating them (hard links, not copies)."""
+    _link_demo_days(_demo_days_made, Path(os.environ["MPSQL_CACHE_DIR"]))
+
+
 FAST_RETRY = RetryPolicy(max_attempts=4, base=0.01, cap=0.05, jitter=0.01, max_retry_after=0.05)
 
 
+def _shared_folder(tmp_path_factory, worker_id: str, name: str) -> Path:
+    """A folder of the run shared by all xdist workers (the base temp folder's parent under xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if worker_id != "master" else base) / name
+
+
 @pytest.fixture(scope="session")
-def emulator_session():
+def emulator_session(tmp_path_factory, worker_id):
     from mpsql.emulator import Emulator, ServerLimits
 
-    emu = Emulator(seed=7, today=TODAY, days=90, users=2000, rate_limits=ServerLimits.unlimited())
+    # Each day is generated once for the run: kept in memory, and on disk for the other worker (the same bytes
+    # as the generator's own, see mpsql/emulator/daycache.py), instead of re-generated when a 40-day LRU drops it.
+    emu = Emulator(seed=7, today=TODAY, days=90, users=2000, rate_limits=ServerLimits.unlimited(),
+                   day_folder=_shared_folder(tmp_path_factory, worker_id, "session-days"))
     with emu:
         yield emu
 
@@ -120,3 +167,21 @@ def serve_example(emulator):
     yield serve
     emulator.routes.clear()
     emulator.routes.update(saved)
+
+
+# The modules that take longest (measured with --durations), started first so that no long module is left running
+# alone at the end of a two-worker run; every other module keeps its collection order after them.
+SLOW_FIRST = (
+    "tests/integration/test_cli.py", "tests/integration/test_store_processes.py", "tests/integration/test_readme.py",
+    "tests/integration/test_sql_examples.py", "tests/integration/test_local_twins.py",
+    "tests/integration/test_export.py", "tests/integration/test_store_requests.py",
+    "tests/integration/test_reports_vs_export.py", "tests/properties/test_export_body.py",
+    "tests/integration/test_demo_range.py", "tests/integration/test_export_faults.py",
+    "tests/integration/test_hangs.py", "tests/properties/test_export_hostile_body.py",
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Slow modules first (see ``SLOW_FIRST``), in-module order unchanged."""
+    rank = {path: i for i, path in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mpsql.emulator.eventindex import Selection
 from mpsql.emulator.eventstore import Event
 from mpsql.emulator.where import UNDEFINED, DateTime, Expr, WhereError
 
@@ -327,6 +328,9 @@ class Step:
 
 
 def _by_user(events: Iterable[Event], where: Expr | None = None) -> dict[str, list[Event]]:
+    """Each user's events passing ``where``, ordered by time, ties in served order."""
+    if isinstance(events, Selection):  # the same grouping, read from the dataset's index
+        return events.by_user(where)
     users: dict[str, list[Event]] = defaultdict(list)
     for ev in events:
         if _matches(where, ev):
@@ -432,7 +436,7 @@ def funnel(events: Iterable[Event], steps: Sequence[Step], buckets: Buckets, *, 
     per_key: dict[str, dict[str, list[list[int]]]] = {k: defaultdict(list) for k in keys}
     names = {s.event for s in steps}
     if None not in names:
-        events = (e for e in events if e.name in names)
+        events = events.named(names) if isinstance(events, Selection) else (e for e in events if e.name in names)
     for evs in _by_user(events, where).values():
         nxt = _next_tables(evs, steps)
         starts = [i for i, ev in enumerate(evs) if nxt[0][i] == i and buckets.key(ev.time) is not None]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mpsql.emulator.datagen import EVENT_NAMES, Dataset
+from mpsql.emulator.eventstore import store_for
 from mpsql.emulator.profiles import profiles_for
 from mpsql.emulator.where import compile_where
 
@@ -67,7 +68,13 @@ def _members(ds: Dataset, c: Cohort) -> list[str]:
         expr = compile_where(c.where)
         return sorted(did for did, props in profiles_for(ds).items() if expr.matches(props, {"user": props}))
     since = ds.last_date - dt.timedelta(days=c.days - 1)
-    return sorted({r["properties"]["distinct_id"] for r in ds.records(since, ds.last_date) if r["event"] == c.event})
+    store = store_for(ds)  # the deduplicated events, parsed once for every report
+    members: set[str] = set()
+    for date in ds.dates(since, ds.last_date):
+        block = store.day(date).get(c.event)
+        if block is not None:
+            members.update(block.cols["distinct_id"])
+    return sorted(members)
 
 
 def cohorts_list(ds: Dataset, project_id: int) -> list[dict[str, Any]]:

@@ -14,11 +14,11 @@ The mapping is derived from the deduplicated events alone, so a client can deriv
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 
 from mpsql.emulator.datagen import Dataset
-from mpsql.emulator.eventstore import Event
+from mpsql.emulator.eventstore import Event, gc_paused, store_for
+from mpsql.emulator.where import UNDEFINED
 
 __all__ = ["identity_map", "identity_map_of", "resolve"]
 
@@ -64,16 +64,26 @@ def _keep_min(table: dict[str, tuple[int, str]], key: str, value: tuple[int, str
 
 def identity_map(dataset: Dataset) -> dict[str, str]:
     """The project's mapping over all of its data (computed once per dataset)."""
-    return dataset.derived("identities", lambda ds: identity_map_of(_identifying_events(ds)))
+    def build(ds: Dataset) -> dict[str, str]:
+        with gc_paused():
+            return identity_map_of(_identifying_events(ds))
+
+    return dataset.derived("identities", build)
 
 
 def _identifying_events(ds: Dataset) -> Iterator[Event]:
-    """Every event carrying ``$user_id`` or ``$device_id`` (the only ones the mapping reads), parsed straight
-    from the served lines: cheaper than building every day's columns, and duplicates change nothing here."""
+    """The deduplicated events with just the properties the mapping reads (``$user_id``, ``$device_id``),
+    straight from the event store's columns that the reports read too (no JSON is parsed twice)."""
+    store = store_for(ds)
     for date in ds.dates(ds.first_date, ds.last_date):
-        for line in ds.day(date).lines:
-            if b'"$user_id"' in line or b'"$device_id"' in line:
-                yield Event.from_record(json.loads(line))
+        for block in store.day(date).values():
+            users, devices = block.cols.get("$user_id"), block.cols.get("$device_id")
+            if users is None and devices is None:
+                continue
+            users = users or [UNDEFINED] * len(block.pos)
+            devices = devices or [UNDEFINED] * len(block.pos)
+            for did, t, user, device in zip(block.distinct_ids, block.times, users, devices, strict=True):
+                yield Event(block.name, did, t, {"$user_id": user, "$device_id": device})
 
 
 def resolve(events: Iterable[Event], mapping: Mapping[str, str]) -> Iterator[Event]:

@@ -114,7 +114,7 @@ def test_usage_errors_exit_2():
 
 
 @pytest.mark.slow
-def test_demo_quickstart_command():
+def test_demo_quickstart_command(demo_days):
     r = run(["--demo", "-c", "SELECT event, count(*) AS n FROM mp_export(current_date - 30, current_date - 1) "
                              "GROUP BY ALL ORDER BY n DESC"], {})
     assert r.returncode == 0, r.stderr

@@ -11,7 +11,7 @@ from mpsql.demo import demo_range, range_notice
 
 
 @pytest.fixture(scope="module")
-def demo_con():
+def demo_con(_demo_days_made):
     notices: list[str] = []
     con = mpsql.connect(demo=True, notice=notices.append)
     yield con, notices

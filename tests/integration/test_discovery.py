@@ -15,9 +15,25 @@ LAST31 = f"'{TODAY - dt.timedelta(days=31)}', '{TODAY - dt.timedelta(days=1)}'"
 STORAGE = ("time", "distinct_id", "$insert_id", "mp_processing_time_ms")
 
 
+@pytest.fixture(scope="module")
+def last31(emulator_session, tmp_path_factory):
+    """The discovery window's events, exported once for the module through the real path (a Parquet file)."""
+    import mpsql
+    from mpsql.api.ratelimit import RateLimits
+    from mpsql.config import Account, Secret
+    from tests.conftest import FAST_RETRY
+
+    creds = emulator_session.credentials
+    account = Account("last31", creds.username, Secret(creds.secret), creds.project_id, "us", emulator_session.url)
+    path = tmp_path_factory.mktemp("discovery") / "last31.parquet"
+    with mpsql.connect(account=account, rate_limits=RateLimits.unlimited(), retry=FAST_RETRY) as con:
+        con.execute(f"COPY (SELECT * FROM mp_export({LAST31})) TO '{path}' (FORMAT parquet)")
+    return path
+
+
 @pytest.fixture
-def recent(con):
-    con.execute(f"CREATE TABLE recent AS SELECT * FROM mp_export({LAST31})")
+def recent(con, last31):
+    con.execute(f"CREATE TABLE recent AS SELECT * FROM read_parquet('{last31}')")
     return con
 
 

@@ -72,7 +72,7 @@ BLOCKS = readme_blocks(README.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
-def demo():
+def demo(_demo_days_made):
     """The demo emulator of this process, and a scratch home whose config's default account ``prod`` is it."""
     from mpsql.demo import demo_account, demo_emulator
 
@@ -188,7 +188,7 @@ def shell_commands(block: Block) -> list[tuple[int, str]]:
     return commands
 
 
-def test_every_cli_command_of_the_readme_runs(demo, tmp_path):
+def test_every_cli_command_of_the_readme_runs(demo, demo_days, tmp_path):
     """Blocks run at once, each in its own scratch folder and config; a block's commands run in order."""
     from concurrent.futures import ThreadPoolExecutor
 

@@ -11,7 +11,7 @@ from pathlib import Path
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "sql" / "examples").glob("*.sql"))
 
 
-def test_every_example_runs_and_its_twins_agree_with_the_live_reports():
+def test_every_example_runs_and_its_twins_agree_with_the_live_reports(demo_days):
     assert {p.name for p in EXAMPLES} >= {"segmentation.sql", "funnel.sql", "retention.sql", "profiles.sql"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("MP_")}
     env["MP_CONFIG_PATH"] = os.environ["MP_CONFIG_PATH"]

@@ -13,7 +13,7 @@ from mpsql.functions import export
 from tests.integration.test_export import deduped
 
 
-def test_the_whole_demo_project_is_exported_in_at_most_two_requests():
+def test_the_whole_demo_project_is_exported_in_at_most_two_requests(demo_days):
     from mpsql.demo import demo_emulator
 
     con = mpsql.connect(demo=True)

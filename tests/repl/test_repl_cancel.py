@@ -14,7 +14,7 @@ from mpsql.demo import demo_emulator
 LONG_EXPORT = "SELECT count(*) AS n FROM mp_export(current_date - 90, current_date - 1, store := 'off');"
 
 
-def test_ctrl_c_stops_a_long_export_and_its_http_transfers(make_repl):
+def test_ctrl_c_stops_a_long_export_and_its_http_transfers(make_repl, demo_days):
     repl = make_repl(demo=True, account=None)
     emulator = demo_emulator()
 

@@ -69,7 +69,7 @@ class Terminal:
 
 
 @pytest.fixture
-def terminal(tmp_path):
+def terminal(tmp_path, demo_days):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MP_")}
     env.update(MP_CONFIG_PATH=os.environ["MP_CONFIG_PATH"], MPSQL_HISTORY=str(tmp_path / "history"),
                TERM="xterm-256color", PROMPT_TOOLKIT_NO_CPR="1", PAGER="cat", LINES=str(LINES),

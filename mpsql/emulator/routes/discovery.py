@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 from mpsql.emulator import messages
 from mpsql.emulator.catalog import cohorts_list
 from mpsql.emulator.datagen import Dataset
+from mpsql.emulator.eventstore import store_for
 from mpsql.emulator.proto import HttpError, Request, Response, Route, query_routes
 from mpsql.emulator.routes.export import parse_date
+from mpsql.emulator.where import UNDEFINED
 
 if TYPE_CHECKING:
     from mpsql.emulator.server import Emulator
@@ -59,14 +61,21 @@ def summary(ds: Dataset, from_date: dt.date, to_date: dt.date) -> _Summary:
 
 
 def _summarise(ds: Dataset, from_date: dt.date, to_date: dt.date) -> _Summary:
+    """Counted from the event store's per-day columns (the reports' deduplicated events, parsed once)."""
     counts: Counter[str] = Counter()
     users: dict[str, set[str]] = defaultdict(set)
     props: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in ds.records(from_date, to_date):
-        name, p = row["event"], row["properties"]
-        counts[name] += 1
-        users[name].add(p["distinct_id"])
-        props[name].update(k for k in p if k not in STORAGE_FIELDS)
+    store = store_for(ds)
+    for date in ds.dates(from_date, to_date):
+        for name, block in store.day(date).items():
+            counts[name] += len(block.pos)
+            users[name].update(block.cols.get("distinct_id", ()))
+            carried = props[name]
+            for key, col in block.cols.items():
+                if key not in STORAGE_FIELDS:
+                    n = len(col) - col.count(UNDEFINED)
+                    if n:
+                        carried[key] += n
     return _Summary(dict(counts), {k: len(v) for k, v in users.items()}, dict(props))
 
 
@@ -126,13 +135,15 @@ def value_counts(ds: Dataset, name: str, event: str | None) -> Counter[str]:
     """
     def build(d: Dataset) -> Counter[str]:
         c: Counter[str] = Counter()
-        for row in d.records(*window(d)):
-            if event is not None and row["event"] != event:
-                continue
-            v = row["properties"].get(name)
-            for item in v if isinstance(v, list) else [v]:
-                if item is not None:
-                    c[value_text(item)] += 1
+        store = store_for(d)
+        for date in d.dates(*window(d)):
+            for block in store.day(date).values():
+                if event is not None and block.name != event:
+                    continue
+                for v in block.cols.get(name, ()):
+                    for item in v if isinstance(v, list) else [v]:
+                        if item is not None and item is not UNDEFINED:
+                            c[value_text(item)] += 1
         return c
 
     return ds.derived(f"discovery:values:{json.dumps([name, event])}", build)

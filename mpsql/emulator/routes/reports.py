@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mpsql.emulator import analytics, bookmarks, jql, messages
 from mpsql.emulator.analytics import Buckets, Step
+from mpsql.emulator.eventindex import Selection, index_for
 from mpsql.emulator.eventstore import Event, store_for
 from mpsql.emulator.identities import identity_map, resolve
 from mpsql.emulator.proto import HttpError, Request, Response, Route, query_routes
@@ -186,10 +187,12 @@ def _events(emu: Emulator, from_date: dt.date, to_date: dt.date, names: Iterable
     ``distinct_id`` is its ID-merged user (``identities``, docs/report-semantics.md)."""
     clock = emu.project_time
     if clock.is_utc:
-        events: Iterable[Event] = store_for(emu.dataset).events(from_date, to_date, names)
-    else:  # the project's days, as wall-clock times (projecttime): the UTC days around them, shifted
-        day = dt.timedelta(days=1)
-        events = clock.shift(store_for(emu.dataset).events(from_date - day, to_date + day, names), from_date, to_date)
+        if merged:  # read from the dataset's index (per day, per user by time)
+            return Selection(index_for(emu.dataset), from_date, to_date, names)
+        return store_for(emu.dataset).events(from_date, to_date, names)
+    # The project's days, as wall-clock times (projecttime): the UTC days around them, shifted (not indexed).
+    day = dt.timedelta(days=1)
+    events = clock.shift(store_for(emu.dataset).events(from_date - day, to_date + day, names), from_date, to_date)
     return resolve(events, identity_map(emu.dataset)) if merged else events
 
 
