@@ -10,8 +10,9 @@ from mpsql.functions.export import ParseLane
 
 
 def test_parts_run_one_at_a_time_the_earliest_window_first():
-    lane, order, gate = ParseLane(), [], threading.Event()
-    busy = lane.submit(5, gate.wait)  # the lane is busy while the others queue up
+    lane, order, gate, started = ParseLane(), [], threading.Event(), threading.Event()
+    busy = lane.submit(5, lambda: (started.set(), gate.wait()))  # the lane is busy while the others queue up
+    assert started.wait(5)
     futures = [lane.submit(w, lambda w=w, n=n: order.append((w, n))) for w, n in [(3, 0), (1, 0), (2, 0), (1, 1)]]
     gate.set()
     for f in [busy, *futures]:
@@ -31,8 +32,9 @@ def test_a_failing_part_fails_its_future_only():
 
 
 def test_close_calls_off_the_parts_not_begun():
-    lane, gate, ran = ParseLane(), threading.Event(), []
-    busy = lane.submit(0, gate.wait)
+    lane, gate, ran, started = ParseLane(), threading.Event(), [], threading.Event()
+    busy = lane.submit(0, lambda: (started.set(), gate.wait()))
+    assert started.wait(5)
     queued = lane.submit(1, lambda: ran.append(1))
     threading.Timer(0.2, gate.set).start()
     lane.close()
