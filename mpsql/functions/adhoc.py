@@ -216,16 +216,28 @@ def check_formula(function: str, text: str, metrics: int) -> None:
     """Letters name the events in order (A = the first); operators + - * / ^ and parentheses."""
     hint = f"letters A..{chr(ord('A') + metrics - 1)} for the events in order, numbers, + - * / ^ and parentheses"
     depth, pos = 0, 0
+    operand = True  # an operand comes next (a number, a letter, '(' or a unary '-'), else an operator or ')'
+    after_power = False  # only a number, a letter or '(' may follow '^'
     while pos < len(text.rstrip()):
         m = _FORMULA.match(text, pos)
         if m is None or m.end() == pos:
             raise ArgumentError(function, "formula", f"unexpected {text[pos:].strip()[:10]!r}", hint)
         if m.group(2) and _letter(m.group(2)) >= metrics:
             raise ArgumentError(function, "formula", f"{m.group(2)} names no event: there are {metrics}", hint)
-        depth += {"(": 1, ")": -1}.get(m.group(3) or "", 0)
+        op = m.group(3) or ""
+        fits = (op in ("", "(") or (op == "-" and not after_power)) if operand else op not in ("", "(")
+        if not fits:
+            token = m.group().strip()
+            problem = (f"{token!r} needs an operator before it" if not (operand or op)
+                       else f"unexpected {token!r} at position {m.end() - len(token) + 1}")
+            raise ArgumentError(function, "formula", problem, hint)
+        operand, after_power = op not in ("", ")"), op == "^"
+        depth += {"(": 1, ")": -1}.get(op, 0)
         if depth < 0:
             raise ArgumentError(function, "formula", "has a ')' without its '('", hint)
         pos = m.end()
+    if operand:
+        raise ArgumentError(function, "formula", "ends without its last operand", hint)
     if depth:
         raise ArgumentError(function, "formula", "has a '(' that is not closed", hint)
     if not re.search(r"[A-Z]", text):
