@@ -28,6 +28,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterator
+from math import isfinite
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -110,6 +111,8 @@ def _filter_entry(function: str, argument: str, m: re.Match[str]) -> dict[str, A
         return _entry(prop, "string", "is not set" if m.group("neg") else "is set", None)
     op, raw = m.group("op"), m.group("value")
     value = json.loads(raw)
+    if isinstance(value, float) and not isfinite(value):
+        raise ArgumentError(function, argument, f"{raw[:30]} is out of range for a number", FILTER_HINT)
     if isinstance(value, bool):
         if op not in ("==", "!="):
             raise ArgumentError(function, argument, f"{op} does not compare with {raw}", "== true, == false")
@@ -150,9 +153,11 @@ def parse_definition(function: str, text: str | None, *, flows: bool = False) ->
     if text is None:
         return None
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except ValueError as e:
         raise ArgumentError(function, "definition", f"is not JSON: {e}", DEFINITION_HINT) from None
+    except RecursionError:
+        raise ArgumentError(function, "definition", "nests too deeply", DEFINITION_HINT) from None
     if not isinstance(value, dict):
         raise ArgumentError(function, "definition", f"is a JSON {type(value).__name__}, not an object",
                             DEFINITION_HINT)
@@ -167,6 +172,18 @@ def parse_definition(function: str, text: str | None, *, flows: bool = False) ->
                             DEFINITION_HINT)
     if not isinstance(display, dict) or not isinstance(display.get("chartType"), str):
         raise ArgumentError(function, "definition", "needs displayOptions.chartType", DEFINITION_HINT)
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are no JSON, and no request body could carry them."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not isfinite(value):
+        raise ValueError(f"{text} is out of range for a number")
     return value
 
 
