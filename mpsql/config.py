@@ -150,7 +150,7 @@ def _known_zone(name: str) -> bool:
 
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder ("America"), a long name
         return False
     return True
 

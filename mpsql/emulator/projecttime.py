@@ -33,7 +33,7 @@ class ProjectTime:
     def __init__(self, timezone: str = "UTC", legacy: bool = False) -> None:
         try:
             self.zone = ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of the database ('America')
             raise ValueError(f"unknown time zone {timezone!r} (an IANA name such as 'America/Los_Angeles')") from None
         self.name = timezone
         self.legacy = legacy

@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from mpsql.errors import ArgumentError, MpsqlError
 from mpsql.functions import (
     activity,
     discovery,
@@ -74,7 +75,10 @@ def _runner(fn: TableFunction, ctx: Context):
     def run(args: dict[str, Any], pushed: list, columns: list[str]) -> Iterator[pa.RecordBatch]:
         try:
             _demo_range_notice(fn.name, ctx, args)
-            return _recording(fn.start(ctx, args, pushed, columns), ctx)
+            return _recording(fn.start(ctx, args, pushed, columns), ctx, args)
+        except ArgumentError as exc:
+            ctx.last_error = _without_secret(exc, ctx, args)
+            raise ctx.last_error from None
         except BaseException as exc:
             ctx.last_error = exc
             raise
@@ -100,12 +104,31 @@ def _demo_range_notice(function: str, ctx: Context, args: dict[str, Any]) -> Non
             print(f"mpsql: {message}", file=sys.stderr)
 
 
-def _recording(batches: Iterator[pa.RecordBatch], ctx: Context) -> Iterator[pa.RecordBatch]:
+def _without_secret(exc: ArgumentError, ctx: Context, args: dict[str, Any]) -> ArgumentError:
+    """``exc`` with the account's secret masked: an argument that holds it (a secret pasted into ``unit :=``)
+    is quoted back by the error otherwise. Resolving the account here sends no request."""
+    account = args.get("account")
+    try:
+        client = ctx.client(exc.function, account if isinstance(account, str) else None)
+    except MpsqlError:  # no usable account: no secret to mask
+        return exc
+    problem = client.redact(exc.problem)
+    allowed = client.redact(exc.allowed) if exc.allowed else exc.allowed
+    if (problem, allowed) == (exc.problem, exc.allowed):
+        return exc
+    return ArgumentError(exc.function, exc.argument, problem, allowed)
+
+
+def _recording(batches: Iterator[pa.RecordBatch], ctx: Context,
+               args: dict[str, Any]) -> Iterator[pa.RecordBatch]:
     ctx.enter()  # on the first pull: a source that is never read never counts as running
     try:
         yield from batches
     except GeneratorExit:
         raise
+    except ArgumentError as exc:
+        ctx.last_error = _without_secret(exc, ctx, args)
+        raise ctx.last_error from None
     except BaseException as exc:
         ctx.last_error = exc
         raise

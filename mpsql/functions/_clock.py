@@ -95,7 +95,8 @@ def clock(client: MixpanelClient, *, ask: bool = True, cached: bool = False) -> 
                       "timezone = \"<IANA name>\" on the account to say it")
         return ProjectClock(UTC, legacy, "assumed")
     if not isinstance(zone, str) or not _known(zone):
-        client.notice(f"/api/app/me names no time zone mpsql knows ({zone!r}); taking UTC")
+        shown = repr(zone[:60] + "..." if isinstance(zone, str) and len(zone) > 60 else zone)[:80]
+        client.notice(f"/api/app/me names no time zone mpsql knows ({shown}); taking UTC")
         return ProjectClock(UTC, legacy, "assumed")
     return ProjectClock(zone, legacy, "/api/app/me")
 
@@ -131,8 +132,9 @@ def today_for(ctx: Context, function: str, account_name: str | None, to_date: dt
 
 
 def _known(name: str) -> bool:
+    """Whether the zone database has ``name``; a folder of it ("America") or an overlong name is OSError."""
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True

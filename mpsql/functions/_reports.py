@@ -170,7 +170,7 @@ def number(value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MpsqlError(f"Mixpanel answered with {value!r} where a number was expected")
+        raise MpsqlError(f"Mixpanel answered with {_shown(value)} where a number was expected")
     return float(value)
 
 
@@ -181,7 +181,15 @@ def count(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     n = number(value)
+    if n is not None and not -2**63 <= n < 2**63:  # also inf and nan: no count, and no BIGINT holds it
+        raise MpsqlError(f"Mixpanel answered with {_shown(value)} where a count was expected")
     return None if n is None else round(n)
+
+
+def _shown(value: Any) -> str:
+    """``value`` for an error message, cut: a hostile answer may be megabytes."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def series_leaves(function: str, series: Any) -> list[tuple[dt.datetime | None, str, str, float | None]]:

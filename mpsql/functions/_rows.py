@@ -21,7 +21,7 @@ from mpsql.api.cache import REPORT_TTL as REPORT_TTL
 from mpsql.api.cache import cache_ttl as cache_ttl
 from mpsql.api.client import MixpanelClient, Reply
 from mpsql.api.regions import Family
-from mpsql.errors import Cancelled
+from mpsql.errors import Cancelled, InvalidResponse
 from mpsql.functions._args import Args, parse_call, sql_named
 from mpsql.functions._clock import today_for
 from mpsql.functions._context import CancelScope, Context, Progress
@@ -149,7 +149,12 @@ def _batch(schema: pa.Schema, rows: list[Sequence[Any]]) -> pa.RecordBatch:
     arrays = []
     for i, f in enumerate(schema):
         values = [row[i] for row in rows]
-        arrays.append(_array(f.type, values))
+        try:
+            arrays.append(_array(f.type, values))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError) as exc:
+            # Rows come from an answer: a value that fits no column of this type is the answer's fault.
+            raise InvalidResponse(f"Mixpanel answered a value that does not fit the column {f.name} "
+                                  f"({f.type}): {str(exc)[:200]}") from None
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 

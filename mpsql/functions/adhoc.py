@@ -28,6 +28,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterator
+from math import isfinite
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -110,6 +111,8 @@ def _filter_entry(function: str, argument: str, m: re.Match[str]) -> dict[str, A
         return _entry(prop, "string", "is not set" if m.group("neg") else "is set", None)
     op, raw = m.group("op"), m.group("value")
     value = json.loads(raw)
+    if isinstance(value, float) and not isfinite(value):
+        raise ArgumentError(function, argument, f"{raw[:30]} is out of range for a number", FILTER_HINT)
     if isinstance(value, bool):
         if op not in ("==", "!="):
             raise ArgumentError(function, argument, f"{op} does not compare with {raw}", "== true, == false")
@@ -150,9 +153,11 @@ def parse_definition(function: str, text: str | None, *, flows: bool = False) ->
     if text is None:
         return None
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except ValueError as e:
         raise ArgumentError(function, "definition", f"is not JSON: {e}", DEFINITION_HINT) from None
+    except RecursionError:
+        raise ArgumentError(function, "definition", "nests too deeply", DEFINITION_HINT) from None
     if not isinstance(value, dict):
         raise ArgumentError(function, "definition", f"is a JSON {type(value).__name__}, not an object",
                             DEFINITION_HINT)
@@ -167,6 +172,18 @@ def parse_definition(function: str, text: str | None, *, flows: bool = False) ->
                             DEFINITION_HINT)
     if not isinstance(display, dict) or not isinstance(display.get("chartType"), str):
         raise ArgumentError(function, "definition", "needs displayOptions.chartType", DEFINITION_HINT)
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are no JSON, and no request body could carry them."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not isfinite(value):
+        raise ValueError(f"{text} is out of range for a number")
     return value
 
 
@@ -216,16 +233,28 @@ def check_formula(function: str, text: str, metrics: int) -> None:
     """Letters name the events in order (A = the first); operators + - * / ^ and parentheses."""
     hint = f"letters A..{chr(ord('A') + metrics - 1)} for the events in order, numbers, + - * / ^ and parentheses"
     depth, pos = 0, 0
+    operand = True  # an operand comes next (a number, a letter, '(' or a unary '-'), else an operator or ')'
+    after_power = False  # only a number, a letter or '(' may follow '^'
     while pos < len(text.rstrip()):
         m = _FORMULA.match(text, pos)
         if m is None or m.end() == pos:
             raise ArgumentError(function, "formula", f"unexpected {text[pos:].strip()[:10]!r}", hint)
         if m.group(2) and _letter(m.group(2)) >= metrics:
             raise ArgumentError(function, "formula", f"{m.group(2)} names no event: there are {metrics}", hint)
-        depth += {"(": 1, ")": -1}.get(m.group(3) or "", 0)
+        op = m.group(3) or ""
+        fits = (op in ("", "(") or (op == "-" and not after_power)) if operand else op not in ("", "(")
+        if not fits:
+            token = m.group().strip()
+            problem = (f"{token!r} needs an operator before it" if not (operand or op)
+                       else f"unexpected {token!r} at position {m.end() - len(token) + 1}")
+            raise ArgumentError(function, "formula", problem, hint)
+        operand, after_power = op not in ("", ")"), op == "^"
+        depth += {"(": 1, ")": -1}.get(op, 0)
         if depth < 0:
             raise ArgumentError(function, "formula", "has a ')' without its '('", hint)
         pos = m.end()
+    if operand:
+        raise ArgumentError(function, "formula", "ends without its last operand", hint)
     if depth:
         raise ArgumentError(function, "formula", "has a '(' that is not closed", hint)
     if not re.search(r"[A-Z]", text):

@@ -25,7 +25,7 @@ from mpsql.store.days import DayStore, HeldDay, Selection, release_scratch
 
 SYNC_SCHEMA = pa.schema([
     pa.field("date", pa.date32()),
-    pa.field("action", pa.string()),  # held | fetched | not fetched
+    pa.field("action", pa.string()),  # held | fetched | not fetched | not kept
     pa.field("rows", pa.int64()),
     pa.field("bytes", pa.int64()),
     pa.field("fetched_at", pa.timestamp("us", tz="UTC")),
@@ -85,8 +85,12 @@ def _sync(call: Call[SyncArgs]) -> Iterator[tuple[Any, ...]]:
                 for window in fetcher.fetch(windows, stored=True):
                     window.release()  # its rows are not read here: only its days, now kept
                     density.saw(window.rows, (window.last - window.first).days + 1)
-                    for day in _held_now(store, window.first, window.last):
-                        yield _row(day, "fetched")
+                    kept = {day.date: day for day in _held_now(store, window.first, window.last)}
+                    for i in range((window.last - window.first).days + 1):
+                        date = window.first + dt.timedelta(days=i)
+                        # Fetched but not written (the answer repeated the secret, the folder was refused): say so.
+                        yield _row(kept[date], "fetched") if date in kept else (date, "not kept", None, None,
+                                                                                 None, window.span)
                     call.report(window.rows)
                     start = window.last + dt.timedelta(days=1)
             if fetcher.stopped:

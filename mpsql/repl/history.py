@@ -27,6 +27,7 @@ from prompt_toolkit.history import FileHistory
 _SENSITIVE = re.compile(
     r"secret|passw(or)?d|pwd\b|token|api[_-]?key|credential|authorization|mpsql\s+auth|MP_SECRET",
     re.IGNORECASE)
+_PIECE = 8  # the shortest run of a secret's characters that counts as a piece of it (as api/client.py masks)
 # Mixpanel's secrets are 32 letters and digits; a run that long mixing both is treated as one.
 _TOKEN = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{32,}(?![A-Za-z0-9])")
 
@@ -60,7 +61,9 @@ def _forms(secret: str) -> set[str]:
     on the secret's bytes alone are a fixed run, found whatever surrounds the secret.
     """
     raw = secret.encode()
-    forms = {secret.casefold()}
+    folded = secret.casefold()
+    # Any run of _PIECE characters of it too, as the client masks in errors and logs: a pasted prefix is a leak.
+    forms = {folded[i : i + _PIECE] for i in range(len(folded) - _PIECE + 1)} | {folded}
     for shift in range(3):
         first = 0 if shift == 0 else 1  # the 4-character group holding bytes before the secret is skipped
         last = (shift + len(raw)) // 3  # the group holding bytes after it is skipped too

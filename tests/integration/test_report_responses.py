@@ -218,3 +218,17 @@ def test_every_report_functions_example_runs_and_returns_rows(tmp_path):
         finally:
             c.close()
     assert empty == []
+
+
+@pytest.mark.parametrize(("node", "needle"), [
+    ({"event": "Login", "type": "ANCHOR", "count": 10**40}, "where a count was expected"),
+    ({"event": "Login", "type": "ANCHOR", "count": 1e400}, "where a count was expected"),  # JSON's 1e400 is inf
+    ({"event": "Login", "type": "ANCHOR", "count": 1, "edges": [{"event": "x", "step": 10**12, "count": 1}]},
+     "does not fit the column next_step"),
+])
+def test_a_value_no_column_can_hold_is_an_invalid_answer_not_a_crash(con, answer, node, needle):
+    """A hostile or broken answer: numbers past BIGINT/INTEGER fail the statement by name, never as a traceback."""
+    answer("/arb_funnels", {"steps": [{"nodes": [node]}]})
+    with pytest.raises(duckdb.Error, match=needle):
+        con.execute("SELECT * FROM mp_flows(1)").fetchall()
+    assert isinstance(context_of(con).last_error, MpsqlError)

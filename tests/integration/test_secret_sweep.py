@@ -220,3 +220,27 @@ def test_a_successful_answer_echoing_the_secret_is_returned_but_never_cached(swe
     assert served.count("/api/query/hostile/ok") == 1  # the plain answer was cached
     assert any(files for _, _, files in os.walk(os.environ["MPSQL_CACHE_DIR"]))
     assert_no_secret_anywhere(con, notices, [])
+
+
+# A secret pasted into an argument (by mistake, or by a statement built from untrusted text) is quoted back by
+# the argument's error unless masked; every one of these is refused before any request.
+SECRET_IN_ARGUMENT = [
+    "mp_insights('Login', '2024-03-01', '2024-03-03', math := '{s}')",
+    "mp_insights('Login', '2024-03-01', '2024-03-03', compare := '{s}')",
+    "mp_insights('Login', '2024-03-01', '2024-03-03', workspace := '{s}')",
+    "mp_funnel(NULL, '2024-03-01', '2024-03-03', steps := ['Login', 'Purchase'], step_order := '{s}')",
+    "mp_funnel(NULL, '2024-03-01', '2024-03-03', steps := ['Login', 'Purchase'], filter := '{s}')",
+    "mp_retention('Sign Up', '2024-03-01', '2024-03-03', unit := '{s}')",
+    "mp_segmentation('Login', '2024-03-01', '2024-03-03', type := '{s}')",
+    "mp_export('2024-03-01', '2024-03-03', store := '{s}')",
+]
+
+
+@pytest.mark.parametrize("call", SECRET_IN_ARGUMENT)
+def test_an_argument_holding_the_secret_is_refused_without_quoting_it(sweep, call):
+    con, notices = sweep
+    before = con.execute("SELECT count(*) FROM mp_requests()").fetchone()[0]
+    errors = failure_texts(con, f"SELECT * FROM {call.format(s=SECRET)}")
+    assert "argument" in errors[0] and "***" in errors[0]
+    assert con.execute("SELECT count(*) FROM mp_requests()").fetchone()[0] == before
+    assert_no_secret_anywhere(con, notices, errors)

@@ -368,6 +368,18 @@ def test_a_day_folder_replaced_by_a_link_is_neither_read_nor_written_through(con
     assert any("could not be kept in the local store" in m for m in notices)
 
 
+def test_mp_sync_says_not_kept_for_a_day_it_fetched_but_could_not_write(con, emulator, tmp_path):
+    """A refused day folder (a link) is fetched, not written: mp_sync's row says so instead of leaving the day out."""
+    con.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-04')").fetchall()
+    project = next(p for p in store_dir().iterdir() if p.is_dir())
+    day = project / "events" / "date=2024-03-04"
+    day.rename(tmp_path / "elsewhere")
+    day.symlink_to(tmp_path / "elsewhere")
+    rows = con.execute("SELECT date, action, request FROM mp_sync('2024-03-04', '2024-03-05') ORDER BY date").fetchall()
+    assert [(d.isoformat(), a) for d, a, _ in rows] == [("2024-03-04", "not kept"), ("2024-03-05", "fetched")]
+    assert rows[0][2].startswith("2024-03-04..")  # the request that fetched it
+
+
 def test_a_ledger_file_replaced_by_a_link_is_not_followed(con, emulator, tmp_path):
     ledger = store_dir() / "ratelimit-ledger.json"
     con.execute("SELECT count(*) FROM mp_export('2024-03-04', '2024-03-04')").fetchall()

@@ -20,6 +20,7 @@ from mpsql.api.ratelimit import RateLimits
 from mpsql.config import Account
 from mpsql.connection import context_of
 from mpsql.emulator import Emulator, ServerLimits
+from mpsql.emulator.proto import Response, Route
 from mpsql.errors import ArgumentError
 from tests.conftest import FAST_RETRY, NOW, TODAY
 
@@ -173,6 +174,31 @@ def test_the_time_zone_is_learned_from_me_once_and_cached(projects: dict[str, Em
     emu.reset()
     con.execute("SELECT * FROM mp_segmentation('Page View', '2024-03-30', '2024-03-30')").fetchall()
     assert [r.path for r in emu.requests] == ["/api/query/segmentation"]
+
+
+@pytest.mark.parametrize("zone", ["America", "Etc/" + "A" * 300, "Mars/Olympus\x1b[31m"])
+def test_a_me_answer_naming_no_time_zone_is_a_notice_and_utc(projects: dict[str, Emulator], zone: str) -> None:
+    """A folder of the zone database ("America") or a name too long for a file name is no zone either."""
+    emu = projects["utc"]
+    c = emu.credentials
+    saved = dict(emu.routes)
+
+    def me(_emu, _req) -> Response:
+        return Response(json={"results": {"projects": {str(c.project_id): {"name": "p", "timezone": zone}}}})
+
+    emu.add_route("/api/app/me", Route(me, "app", ("GET",)))
+    notices: list[str] = []
+    account = Account("odd", c.username, c.secret, c.project_id, api_url=emu.url, source="test")
+    con = mpsql.connect(account=account, rate_limits=RateLimits.unlimited(), retry=FAST_RETRY, notice=notices.append)
+    context_of(con).today, context_of(con).now = (lambda: TODAY), (lambda: NOW)
+    try:
+        row = con.execute("SELECT timezone, timezone_source FROM mp_project()").fetchone()
+    finally:
+        emu.routes.clear()
+        emu.routes.update(saved)
+    assert row == ("UTC", "assumed")
+    assert [n for n in notices if "names no time zone" in n]
+    assert all(len(n) < 400 and "\x1b" not in n for n in notices)
 
 
 def test_los_angeles_days_around_the_change_to_daylight_time_follow_local_days() -> None:

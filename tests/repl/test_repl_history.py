@@ -102,6 +102,15 @@ def test_the_configured_secret_encoded_any_way_is_sensitive(form):
     assert is_sensitive(f"SELECT * FROM read_text('http://h/?a={form}')", {SECRET, ODD_SECRET})
 
 
+@pytest.mark.parametrize("text", [
+    "SELECT * FROM mp_insights(NULL, current_date - 2, current_date - 1, definition := '{\"x\": \"igured-s3cr3t\"}')",
+    "SELECT * FROM mp_funnel(NULL, current_date - 2, current_date - 1, steps := ['S3CR3T-VA', 'b'])",
+])
+def test_a_piece_of_the_configured_secret_is_sensitive(text):
+    """Eight characters of it in a row, in any case, as the client masks them in errors and logs."""
+    assert is_sensitive(text, {SECRET})
+
+
 def test_encoded_text_without_a_configured_secret_is_kept():
     assert not is_sensitive(f"SELECT from_base64('{_b64('sa.user:other-pw')}')", {SECRET})
     assert not is_sensitive("SELECT url_decode('a%2Fb+c')", {SECRET, ODD_SECRET})

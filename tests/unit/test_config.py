@@ -525,6 +525,8 @@ legacy_time = true
 @pytest.mark.parametrize(("kwargs", "needle"), [
     ({"timezone": "Mars/Olympus"}, "timezone must be an IANA time zone name"),
     ({"timezone": 9}, "timezone must be an IANA time zone name"),
+    ({"timezone": "America"}, "timezone must be an IANA time zone name"),  # a folder of the zone database
+    ({"timezone": "Etc/" + "A" * 300}, "timezone must be an IANA time zone name"),  # too long for a file name
     ({"legacy_time": "yes"}, "legacy_time must be true or false"),
 ])
 def test_bad_time_zone_settings_name_the_key(kwargs, needle):
