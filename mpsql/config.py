@@ -33,7 +33,8 @@ in the layout the file already has; a new file gets mixpanel-headless's layout, 
 
 :func:`resolve_account` picks the account: an explicit name, else ``MP_SECRET`` and friends (then
 ``MP_OAUTH_TOKEN``), else ``MP_ACCOUNT``, else the file's ``default`` (else its ``[active] account``).
-``MP_REGION``, ``MP_API_URL``/``MP_API_BASE_URL`` and ``MP_WORKSPACE_ID`` then override the chosen account.
+``MP_REGION``, ``MP_API_URL``/``MP_API_BASE_URL``, ``MP_WORKSPACE_ID``, ``MP_TIMEZONE`` and ``MP_LEGACY_TIME``
+then override the chosen account.
 
 The file holds secrets, so it is read only when it is a regular file (not a symlink) that grants no
 permission to group or others, and it is always written atomically with mode 0600. Every change (add,
@@ -690,6 +691,22 @@ def _env(env: Mapping[str, str], key: str) -> str | None:
     return value.strip()
 
 
+def _env_time(env: Mapping[str, str]) -> dict[str, Any]:
+    """``MP_TIMEZONE`` and ``MP_LEGACY_TIME``, the environment's form of an account's ``timezone`` and
+    ``legacy_time`` settings (what ``mpsql emulator --legacy-time`` prints for a shell)."""
+    out: dict[str, Any] = {}
+    zone = _env(env, "MP_TIMEZONE")
+    if zone is not None:
+        out["timezone"] = zone
+    legacy = _env(env, "MP_LEGACY_TIME")
+    if legacy is not None:
+        flag = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(legacy.lower())
+        if flag is None:
+            raise ConfigError(f"MP_LEGACY_TIME must be true or false, not {_show(legacy)}")
+        out["legacy_time"] = flag
+    return out
+
+
 def _env_region(env: Mapping[str, str]) -> str | None:
     region = _env(env, "MP_REGION")
     if region is not None and region.lower() not in REGIONS:
@@ -738,7 +755,7 @@ def account_from_env(env: Mapping[str, str] | None = None) -> Account:
         return Account(name="env", username=None, secret=Secret(_env(env, "MP_OAUTH_TOKEN") or ""),
                        project_id=project_id, region=cast(Region, _env_region(env) or "us"),
                        api_url=_env_api_url(env), source="environment", bearer=True,
-                       workspace_id=_env_id(env, "MP_WORKSPACE_ID", "a data view's id"))
+                       workspace_id=_env_id(env, "MP_WORKSPACE_ID", "a data view's id"), **_env_time(env))
     return _account_from_env(env)
 
 
@@ -762,6 +779,7 @@ def _account_from_env(env: Mapping[str, str]) -> Account:
         api_url=_env_api_url(env),
         source="environment",
         workspace_id=_env_id(env, "MP_WORKSPACE_ID", "a data view's id"),
+        **_env_time(env),
     )
 
 
@@ -808,6 +826,7 @@ def resolve_account(
     workspace = _env_id(env, "MP_WORKSPACE_ID", "a data view's id")
     if workspace is not None:
         overrides["workspace_id"] = workspace
+    overrides.update(_env_time(env))
     return dataclasses.replace(account, **overrides) if overrides else account
 
 

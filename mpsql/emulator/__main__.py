@@ -69,6 +69,8 @@ def settings_lines(emu: Emulator) -> list[str]:
     c = emu.credentials
     values = {"MP_API_URL": emu.url, "MP_USERNAME": c.username, "MP_SECRET": c.secret,
               "MP_PROJECT_ID": str(c.project_id)}
+    if emu.project_time.legacy:  # a legacy project's times can only be read right when mpsql is told
+        values.update(MP_TIMEZONE=emu.project_time.name, MP_LEGACY_TIME="true")
     return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
 
 
@@ -90,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# project secret (legacy auth): {emu.project_secret}", file=sys.stderr)
     print(f"# OAuth token (MP_OAUTH_TOKEN, with MP_PROJECT_ID): {emu.oauth_token}", file=sys.stderr)
     print(f"# data views (workspace ids): {', '.join(map(str, emu.data_views))}", file=sys.stderr)
-    mode = ", legacy time (set legacy_time = true on the account)" if emu.project_time.legacy else ""
+    legacy = emu.project_time.legacy
+    mode = ", legacy time (MP_LEGACY_TIME above; in a config file, legacy_time = true)" if legacy else ""
     print(f"# time zone: {emu.project_time.name}{mode}", file=sys.stderr)
     print(f"# data: {emu.dataset.first_date} .. {emu.dataset.last_date}; Ctrl-C to stop", file=sys.stderr)
     sys.stdout.flush()

@@ -148,16 +148,43 @@ def behavior(event: str, filters: list[dict[str, Any]] | None = None, **extra: A
             "filters": filters or [], **extra}
 
 
+MAX_DEFINITION_DEPTH = 64  # a report definition is about ten levels deep
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` in a JSON text, outside strings."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def parse_definition(function: str, text: str | None, *, flows: bool = False) -> dict[str, Any] | None:
     """``definition :=`` as a JSON object with the keys the engine needs (checked before any request)."""
     if text is None:
         return None
+    # Checked before parsing: how deep Python's JSON parser may go before a RecursionError depends on the thread.
+    if _nesting(text) > MAX_DEFINITION_DEPTH:
+        raise ArgumentError(function, "definition", f"nests too deeply (more than {MAX_DEFINITION_DEPTH} levels)",
+                            DEFINITION_HINT)
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except ValueError as e:
         raise ArgumentError(function, "definition", f"is not JSON: {e}", DEFINITION_HINT) from None
-    except RecursionError:
-        raise ArgumentError(function, "definition", "nests too deeply", DEFINITION_HINT) from None
     if not isinstance(value, dict):
         raise ArgumentError(function, "definition", f"is a JSON {type(value).__name__}, not an object",
                             DEFINITION_HINT)

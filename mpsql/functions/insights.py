@@ -46,7 +46,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import Field
 
-from mpsql.errors import ArgumentError
+from mpsql.errors import ArgumentError, InvalidResponse
 from mpsql.functions._args import Day, ProjectArgs
 from mpsql.functions._reports import (
     count,
@@ -166,7 +166,9 @@ def _flows(call: Call[FlowsArgs]) -> Iterator[tuple[Any, ...]]:
 
 
 def _flow_rows(function: str, body: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
-    steps = expect(function, body.get("steps") or [], list, "/arb_funnels steps")
+    if "steps" not in body:  # an empty list is an answer (no flows); no list at all is not
+        raise InvalidResponse(f"{function}: Mixpanel's flows answer has no 'steps': {str(body)[:200]}")
+    steps = expect(function, body["steps"] or [], list, "/arb_funnels steps")
     for index, step in enumerate(steps):
         step = expect(function, step, dict, "a flows step")
         position = step.get("step", index)

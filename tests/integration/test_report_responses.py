@@ -232,3 +232,14 @@ def test_a_value_no_column_can_hold_is_an_invalid_answer_not_a_crash(con, answer
     with pytest.raises(duckdb.Error, match=needle):
         con.execute("SELECT * FROM mp_flows(1)").fetchall()
     assert isinstance(context_of(con).last_error, MpsqlError)
+
+
+def test_a_flows_answer_without_steps_is_an_error_not_zero_rows(con, answer):
+    answer("/arb_funnels", {"computed_at": "2024-03-31"})
+    with pytest.raises(duckdb.Error, match="has no 'steps'"):
+        con.execute("SELECT * FROM mp_flows(1)").fetchall()
+
+
+def test_a_flows_answer_with_no_steps_is_zero_rows(con, answer):
+    answer("/arb_funnels", {"steps": []})
+    assert con.execute("SELECT count(*) FROM mp_flows(1)").fetchone() == (0,)

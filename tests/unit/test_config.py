@@ -180,6 +180,16 @@ def test_env_full(cfg):
     assert (a.region, a.api_url) == ("in", "http://127.0.0.1:9")
 
 
+def test_env_time_zone_and_legacy_time_describe_the_environments_account_and_override_a_files(cfg):
+    env = {"MP_SECRET": "envsecret", "MP_USERNAME": "sa.env", "MP_PROJECT_ID": "777",
+           "MP_TIMEZONE": "Asia/Tokyo", "MP_LEGACY_TIME": "true"}
+    a = resolve_account(env=env, path=cfg)
+    assert (a.timezone, a.legacy_time) == ("Asia/Tokyo", True)
+    b = resolve_account(env={"MP_TIMEZONE": "America/Los_Angeles", "MP_LEGACY_TIME": "0"}, path=cfg)
+    assert (b.source, b.timezone, b.legacy_time) != ("environment", None, None)
+    assert (b.timezone, b.legacy_time) == ("America/Los_Angeles", False)
+
+
 def test_env_legacy_secret_needs_no_project(tmp_path):
     a = resolve_account(env={"MP_SECRET": "legacy-secret"}, path=tmp_path / "missing.toml")
     assert a.is_legacy and a.project_id is None and a.source == "environment"
@@ -199,6 +209,8 @@ def test_env_service_account_missing_project_id(tmp_path):
         ({"MP_PROJECT_ID": "0"}, "MP_PROJECT_ID must be a positive integer"),
         ({"MP_REGION": "mars"}, "MP_REGION must be one of us, eu, in, not 'mars'"),
         ({"MP_API_URL": "ftp://x"}, "MP_API_URL must be an http:// or https:// URL"),
+        ({"MP_LEGACY_TIME": "maybe"}, "MP_LEGACY_TIME must be true or false, not 'maybe'"),
+        ({"MP_TIMEZONE": "Mars/Olympus"}, "timezone must be an IANA time zone name"),
     ],
 )
 def test_env_bad_values_name_the_variable(tmp_path, env, needle):
