@@ -9,7 +9,7 @@ from mpsql.functions.adhoc import MAX_DEFINITION_DEPTH, _nesting, parse_definiti
 
 
 @pytest.mark.parametrize(("text", "depth"), [
-    ("{}", 1), ('{"a": [1, {"b": []}]}', 3), ('{"a": "[[[[{{{"}', 1), ('{"a": "\\"[["}', 1), ("1", 0),
+    ("{}", 1), ('{"a": [1, {"b": []}]}', 4), ('{"a": "[[[[{{{"}', 1), ('{"a": "\\"[["}', 1), ("1", 0),
 ])
 def test_nesting_counts_brackets_outside_strings(text, depth):
     assert _nesting(text) == depth
