@@ -86,7 +86,8 @@ class Dataset:
         self._lock = threading.Lock()
         self._users = self._make_users()
         self._derived: dict[str, Any] = {}
-        self._derived_lock = threading.RLock()
+        self._derived_lock = threading.Lock()  # guards the two dicts; each key is built under its own lock
+        self._derived_building: dict[str, threading.RLock] = {}
 
     # ------------------------------------------------------------ public
 
@@ -165,9 +166,19 @@ class Dataset:
     def derived(self, key: str, build: Callable[[Dataset], _T]) -> _T:
         """``build(self)`` computed once per dataset and cached under ``key`` (for costly derived data)."""
         with self._derived_lock:
-            if key not in self._derived:
-                self._derived[key] = build(self)
-            return self._derived[key]
+            if key in self._derived:
+                return self._derived[key]
+            building = self._derived_building.setdefault(key, threading.RLock())
+        # One build per key at a time; other keys (the export's event store while the report index builds) are
+        # not held up by it.
+        with building:
+            with self._derived_lock:
+                if key in self._derived:
+                    return self._derived[key]
+            value = build(self)
+            with self._derived_lock:
+                self._derived[key] = value
+            return value
 
     # ------------------------------------------------------------ generation
 

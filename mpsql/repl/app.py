@@ -430,6 +430,10 @@ def run_repl(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     if isinstance(history, SafeHistory):
         history.secrets = repl.secrets
+    if args.demo:  # while the user types, the demo's emulator prepares its reports
+        from mpsql.demo import prepare_reports
+
+        prepare_reports()
     repl.mode, repl.max_rows = args.format, args.max_rows
     print(f"mpsql {__version__} · {repl.describe_account()}. .help lists commands; Ctrl-D exits.", file=sys.stderr)
     return repl.run()
