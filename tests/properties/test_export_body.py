@@ -9,6 +9,7 @@ import datetime as dt
 import gzip
 import itertools
 import json
+import math
 import tempfile
 from pathlib import Path
 
@@ -55,9 +56,9 @@ DAY = dt.date(2024, 3, 1)  # every generated record's time falls on this UTC day
 def fetch(tmp_path, chunks: list[bytes], compressed: bool, part_bytes: int = PART_BYTES) -> list[dict]:
     """What the client does with one attempt's chunks; returns the window's rows as records.
 
-    ``part_bytes`` small makes the body parse in many parts while it is still arriving."""
+    ``part_bytes`` small makes the body parse in many parts while it is still arriving (however fast it comes)."""
     scratch = Path(tempfile.mkdtemp(dir=tmp_path))
-    window = Window(scratch, 0, DAY, DAY, Selection(), part_bytes=part_bytes)(compressed)
+    window = Window(scratch, 0, DAY, DAY, Selection(), part_bytes=part_bytes, part_slower_than=math.inf)(compressed)
     try:
         for chunk in chunks:
             window.feed(chunk)
@@ -136,7 +137,8 @@ def _records(n: int) -> list[dict]:
 def test_a_second_attempt_starts_from_nothing_after_parts_of_the_first_were_parsed(tmp_path):
     recs = _records(40)
     plain = body_of(recs)
-    window = Window(Path(tempfile.mkdtemp(dir=tmp_path)), 0, DAY, DAY, Selection(), part_bytes=200)
+    window = Window(Path(tempfile.mkdtemp(dir=tmp_path)), 0, DAY, DAY, Selection(), part_bytes=200,
+                    part_slower_than=math.inf)
     try:
         window(False)
         for i in range(0, len(plain) // 2, 97):  # the first attempt dies half way, several parts parsed
@@ -160,3 +162,21 @@ def test_a_bad_line_in_a_later_part_is_named_by_its_line_in_the_whole_body(tmp_p
     body = b"".join(lines[:25]) + bad + b"".join(lines[25:])
     with pytest.raises(InvalidResponse, match=r"line 26 of the body"):
         fetch(tmp_path, [body[i:i + 64] for i in range(0, len(body), 64)], False, part_bytes=150)
+
+
+def test_a_body_that_arrives_faster_than_a_parse_is_parsed_whole(tmp_path):
+    """Parts only pay off while the network is the bottleneck: a fast body is one part, parsed once in."""
+    plain = body_of(_records(200))
+    window = Window(Path(tempfile.mkdtemp(dir=tmp_path)), 0, DAY, DAY, Selection(), part_bytes=100,
+                    part_slower_than=1.0)  # any body arrives faster than one byte a second
+    try:
+        window(False)
+        for i in range(0, len(plain), 500):
+            window.feed(plain[i:i + 500])
+        assert window._parts == []  # nothing handed to the lane while it was arriving
+        window.finish()
+        assert window.rows == 200
+    finally:
+        window.close()
+        window.release()
+        window.release()
