@@ -85,9 +85,7 @@ class Dataset:
         self._cache_days = cache_days
         self._lock = threading.Lock()
         self._users = self._make_users()
-        self._derived: dict[str, Any] = {}
-        self._derived_lock = threading.Lock()  # guards the two dicts; each key is built under its own lock
-        self._derived_building: dict[str, threading.RLock] = {}
+        self._no_derived_yet()
 
     # ------------------------------------------------------------ public
 
@@ -162,6 +160,12 @@ class Dataset:
                 if old is None or _processed(p) >= _processed(old["properties"]):
                     kept[key] = row  # an existing key keeps its position
             yield from kept.values()
+
+    def _no_derived_yet(self) -> None:
+        """The cache ``derived`` fills (every Dataset, generated or replayed, starts with it empty)."""
+        self._derived: dict[str, Any] = {}
+        self._derived_lock = threading.Lock()  # guards the two dicts; each key is built under its own lock
+        self._derived_building: dict[str, threading.RLock] = {}
 
     def derived(self, key: str, build: Callable[[Dataset], _T]) -> _T:
         """``build(self)`` computed once per dataset and cached under ``key`` (for costly derived data)."""

@@ -60,8 +60,7 @@ class FileDataset(Dataset):
         self._cache_days = 0
         self._lock = threading.Lock()
         self._users = []
-        self._derived = {}
-        self._derived_lock = threading.RLock()
+        self._no_derived_yet()
 
     def day(self, date: dt.date) -> DayData:
         """The file's events of one UTC day (empty when it has none)."""
