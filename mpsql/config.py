@@ -697,6 +697,9 @@ def _env_time(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     zone = _env(env, "MP_TIMEZONE")
     if zone is not None:
+        if not _known_zone(zone):  # named here: the account it overrides may hold a valid one
+            raise ConfigError(f"MP_TIMEZONE must be an IANA time zone name such as 'America/Los_Angeles' or 'UTC', "
+                              f"not {_show(zone)}")
         out["timezone"] = zone
     legacy = _env(env, "MP_LEGACY_TIME")
     if legacy is not None:

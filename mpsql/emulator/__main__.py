@@ -69,9 +69,11 @@ def settings_lines(emu: Emulator) -> list[str]:
     c = emu.credentials
     values = {"MP_API_URL": emu.url, "MP_USERNAME": c.username, "MP_SECRET": c.secret,
               "MP_PROJECT_ID": str(c.project_id)}
-    if emu.project_time.legacy:  # a legacy project's times can only be read right when mpsql is told
-        values.update(MP_TIMEZONE=emu.project_time.name, MP_LEGACY_TIME="true")
-    return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+    # A legacy project's times are read right only when mpsql is told; for any other project, what an earlier
+    # legacy emulator's lines set must not linger in the shell.
+    time_mode = {"MP_TIMEZONE": emu.project_time.name, "MP_LEGACY_TIME": "true"} if emu.project_time.legacy else {}
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in {**values, **time_mode}.items()]
+    return lines if time_mode else [*lines, "unset MP_TIMEZONE MP_LEGACY_TIME"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import zlib
 from functools import cache
 from pathlib import Path
@@ -95,7 +96,7 @@ def _write(path: Path, data: DayData) -> None:
     head = json.dumps({"events": data.events, "times_ms": data.times_ms,
                        "lengths": [len(line) for line in data.lines]}).encode()
     blob = zlib.compress(head + b"\n" + b"".join(data.lines), 1)
-    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # per thread: two may write
     try:
         fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
         with os.fdopen(fd, "wb") as f:

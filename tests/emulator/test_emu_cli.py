@@ -22,7 +22,10 @@ def test_today_says_what_it_means():
 def test_printed_settings_are_export_lines_a_shell_accepts_as_they_are(emulator):
     lines = settings_lines(emulator)
     assert [line.split("=", 1)[0] for line in lines] == [
-        "export MP_API_URL", "export MP_USERNAME", "export MP_SECRET", "export MP_PROJECT_ID"]
+        "export MP_API_URL", "export MP_USERNAME", "export MP_SECRET", "export MP_PROJECT_ID",
+        "unset MP_TIMEZONE MP_LEGACY_TIME"]  # a UTC project: what a legacy emulator's lines set does not linger
+    script = "export MP_LEGACY_TIME=true\n" + "\n".join(lines) + '\ntest -z "${MP_LEGACY_TIME-}"'
+    subprocess.run(["bash", "-c", script], check=True)
     script = "\n".join(lines) + '\nprintf "%s|%s|%s|%s" "$MP_API_URL" "$MP_USERNAME" "$MP_SECRET" "$MP_PROJECT_ID"'
     shown = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
     creds = emulator.credentials

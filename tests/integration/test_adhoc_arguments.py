@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mpsql.connection import context_of
-from mpsql.errors import ArgumentError
+from tests.integration.refusals import assert_refused_before_any_request
 
 R = "'2024-03-01', '2024-03-02'"
 STEPS = "steps := ['Sign Up', 'Purchase']"
@@ -91,11 +90,4 @@ REFUSED = [
 
 @pytest.mark.parametrize(("call", "argument", "says"), REFUSED, ids=[c[0][:70] for c in REFUSED])
 def test_refused_before_any_request_naming_the_argument(con, emulator, call, argument, says):
-    with pytest.raises(Exception) as info:
-        con.execute(f"SELECT * FROM {call}").fetchall()
-    err = context_of(con).last_error
-    assert isinstance(err, ArgumentError), info.value
-    assert err.argument == argument
-    assert says in str(err)
-    assert f"argument {argument}:" in str(info.value)  # the user sees the same text through DuckDB
-    assert emulator.requests == []
+    assert_refused_before_any_request(con, emulator, call, argument, says)

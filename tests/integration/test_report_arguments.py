@@ -15,6 +15,7 @@ from mpsql.functions._args import parse_call
 from mpsql.functions.retention import RetentionArgs
 from mpsql.functions.segmentation import EventCountsArgs, SegmentationArgs
 from tests.conftest import TODAY
+from tests.integration.refusals import assert_refused_before_any_request
 
 R = "'2024-03-01', '2024-03-02'"
 JQL = "'function main() { return Events(params) }'"
@@ -129,14 +130,7 @@ REFUSED = [
 
 @pytest.mark.parametrize(("call", "argument", "says"), REFUSED, ids=[c[0][:70] for c in REFUSED])
 def test_refused_before_any_request_naming_the_argument(con, emulator, call, argument, says):
-    with pytest.raises(Exception) as info:
-        con.execute(f"SELECT * FROM {call}").fetchall()
-    err = context_of(con).last_error
-    assert isinstance(err, ArgumentError), info.value
-    assert err.argument == argument
-    assert says in str(err)
-    assert f"argument {argument}:" in str(info.value)  # the user sees the same text through DuckDB
-    assert emulator.requests == []
+    assert_refused_before_any_request(con, emulator, call, argument, says)
 
 
 def test_messages_say_what_is_valid(con, emulator):

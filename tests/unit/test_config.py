@@ -210,7 +210,7 @@ def test_env_service_account_missing_project_id(tmp_path):
         ({"MP_REGION": "mars"}, "MP_REGION must be one of us, eu, in, not 'mars'"),
         ({"MP_API_URL": "ftp://x"}, "MP_API_URL must be an http:// or https:// URL"),
         ({"MP_LEGACY_TIME": "maybe"}, "MP_LEGACY_TIME must be true or false, not 'maybe'"),
-        ({"MP_TIMEZONE": "Mars/Olympus"}, "timezone must be an IANA time zone name"),
+        ({"MP_TIMEZONE": "Mars/Olympus"}, "MP_TIMEZONE must be an IANA time zone name"),
     ],
 )
 def test_env_bad_values_name_the_variable(tmp_path, env, needle):
