@@ -230,3 +230,15 @@ def _segment(path: list[str]) -> str:
     while len(parts) > 1 and parts[-1] == OVERALL:
         parts.pop()
     return SEPARATOR.join(parts) if parts else OVERALL
+
+
+def cohort_counts(function: str, key: str, cohort: dict[str, Any]) -> Iterator[tuple[int | None, int, int | None,
+                                                                                  float | None]]:
+    """``(size, period, returned, rate)`` of one retention cohort (``{"first": size, "counts": [...]}``)."""
+    size = count(cohort.get("first"))
+    counts = cohort.get("counts") or []
+    if not isinstance(counts, list):
+        raise MpsqlError(f"{function}: cohort {key} has counts that are not a list")
+    for period, n in enumerate(counts):
+        n = count(n)
+        yield size, period, n, None if not size or n is None else n / size

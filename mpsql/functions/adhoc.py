@@ -40,6 +40,7 @@ from mpsql.functions._reports import (
     OVERALL,
     bucket_date,
     check_names,
+    cohort_counts,
     count,
     expect,
     is_time_key,
@@ -494,14 +495,8 @@ def retention_rows(function: str, body: dict[str, Any]) -> Iterator[tuple[Any, .
                 if not is_time_key(key):
                     continue
                 cohort = expect(function, cohort, dict, "a retention cohort")
-                size = count(cohort.get("first"))
-                counts = cohort.get("counts") or []
-                if not isinstance(counts, list):
-                    raise MpsqlError(f"{function}: cohort {key} has counts that are not a list")
-                for period, n in enumerate(counts):
-                    n = count(n)
-                    out.append((bucket_date(function, key), segment, size, period, n,
-                                None if not size or n is None else n / size))
+                for size, period, n, rate in cohort_counts(function, key, cohort):
+                    out.append((bucket_date(function, key), segment, size, period, n, rate))
     out.sort(key=lambda r: (r[0], r[1] != OVERALL, r[1], r[3]))
     return iter(out)
 

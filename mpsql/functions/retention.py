@@ -50,6 +50,7 @@ from mpsql.functions._reports import (
     bucket_date,
     check_expression,
     check_top,
+    cohort_counts,
     count,
     expect,
     is_time_key,
@@ -219,13 +220,7 @@ def _retention(call: Call[RetentionArgs]) -> Iterator[tuple[Any, ...]]:
     cohorts = sorted((bucket_date(call.function, k), k) for k in body if is_time_key(k))
     for cohort_date, key in cohorts:
         for segment, cohort in _retention_segments(call.function, body[key]):
-            size = count(cohort.get("first"))
-            counts = cohort.get("counts") or []
-            if not isinstance(counts, list):
-                raise MpsqlError(f"{call.function}: cohort {key} has counts that are not a list")
-            for period, n in enumerate(counts):
-                n = count(n)
-                rate = None if not size or n is None else n / size
+            for size, period, n, rate in cohort_counts(call.function, key, cohort):
                 yield cohort_date, segment, size, period, n, rate
 
 
