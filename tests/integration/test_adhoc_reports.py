@@ -373,3 +373,20 @@ def test_a_definition_passed_whole_answers_like_the_typed_arguments(con):
     # dates given with a definition replace its range
     shorter = rows(con, f"SELECT DISTINCT date FROM mp_insights(NULL, '{D1}', '{D1}', definition := '{text}')")
     assert shorter == [(dt.datetime.combine(D1, dt.time()),)]
+
+
+# -- what each ad-hoc call costs ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("call", "path"), [
+    (f"mp_insights('Login', {R}, math := 'dau')", "/api/query/insights"),
+    (f"mp_funnel(NULL, {R}, steps := ['View Item', 'Purchase'])", "/api/query/insights"),
+    (f"mp_retention('Sign Up', {R}, event := 'Login', buckets := [1, 3])", "/api/query/insights"),
+    (f"mp_flows(NULL, event := 'Add to Cart', from_date := '{D1}', to_date := '{D3}', forward := 2)",
+     "/api/query/arb_funnels"),
+])
+def test_an_ad_hoc_report_costs_one_request_and_again_none(con, emu, call, path):
+    emu.reset()
+    con.execute("SELECT * FROM mp_clear_cache()").fetchall()
+    con.execute(f"SELECT * FROM {call}").fetchall()
+    con.execute(f"SELECT * FROM {call}").fetchall()  # the same definition within five minutes: the cache
+    assert [(r.method, r.path.rstrip("/")) for r in emu.requests] == [("POST", path)]
