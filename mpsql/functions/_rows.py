@@ -15,10 +15,6 @@ from typing import Any, Generic, TypeVar
 
 import pyarrow as pa
 
-from mpsql.api.cache import DISCOVERY_TTL as DISCOVERY_TTL  # the cache's policy, re-exported for the families
-from mpsql.api.cache import ENV_TTL as ENV_TTL
-from mpsql.api.cache import REPORT_TTL as REPORT_TTL
-from mpsql.api.cache import cache_ttl as cache_ttl
 from mpsql.api.client import MixpanelClient, Reply
 from mpsql.api.regions import Family
 from mpsql.errors import Cancelled, InvalidResponse

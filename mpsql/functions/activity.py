@@ -20,10 +20,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from mpsql.api.cache import REPORT_TTL, cache_ttl
 from mpsql.errors import ArgumentError
 from mpsql.functions._args import Day, Names, ProjectArgs, check_date_range
 from mpsql.functions._reports import expect
-from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
+from mpsql.functions._rows import Call, rows_function
 
 NAME = "mp_activity"
 DEFAULT_DAYS = 30

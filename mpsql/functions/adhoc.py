@@ -34,6 +34,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field
 
+from mpsql.api.cache import REPORT_TTL, cache_ttl
 from mpsql.errors import ArgumentError, MpsqlError
 from mpsql.functions._args import Day, Names, ProjectArgs
 from mpsql.functions._reports import (
@@ -48,7 +49,7 @@ from mpsql.functions._reports import (
     require_dates,
     series_leaves,
 )
-from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
+from mpsql.functions._rows import Call, rows_function
 
 QUERY_LIMIT = 50_000  # the most segments an ad-hoc query may ask for (queryLimits.limit)
 INSIGHTS_MATHS = ("total", "unique", "dau", "wau", "mau", "sum", "average", "median", "min", "max", "p25", "p75",

@@ -17,12 +17,13 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field
 
+from mpsql.api.cache import DISCOVERY_TTL, cache_ttl
 from mpsql.api.retry import RetryPolicy
 from mpsql.errors import ArgumentError, MpsqlError
 from mpsql.functions._args import Args, Day, ProjectArgs
 from mpsql.functions._context import Context
 from mpsql.functions._reports import expect
-from mpsql.functions._rows import DISCOVERY_TTL, Call, cache_ttl, rows_function
+from mpsql.functions._rows import Call, rows_function
 
 # Mixpanel silently clamps /events/names at 5000; its default is 255 (docs/mixpanel-api.md, "Events and properties
 # breakdowns")

@@ -38,6 +38,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field
 
+from mpsql.api.cache import REPORT_TTL, cache_ttl
 from mpsql.errors import ArgumentError, MpsqlError
 from mpsql.functions._args import Day, Names, ProjectArgs
 from mpsql.functions._reports import (
@@ -51,7 +52,7 @@ from mpsql.functions._reports import (
     number,
     require_dates,
 )
-from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
+from mpsql.functions._rows import Call, rows_function
 from mpsql.functions.adhoc import WINDOW_MAX as ADHOC_WINDOW_MAX
 from mpsql.functions.adhoc import (
     check_dates_if_any,

@@ -46,6 +46,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import Field
 
+from mpsql.api.cache import REPORT_TTL, cache_ttl
 from mpsql.errors import ArgumentError, InvalidResponse
 from mpsql.functions._args import Day, ProjectArgs
 from mpsql.functions._reports import (
@@ -55,7 +56,7 @@ from mpsql.functions._reports import (
     require_name,
     series_leaves,
 )
-from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
+from mpsql.functions._rows import Call, rows_function
 from mpsql.functions.adhoc import (
     MAX_FLOW_STEPS,
     MP_INSIGHTS,

@@ -18,9 +18,10 @@ from typing import Annotated, Any
 import pyarrow as pa
 from pydantic import BeforeValidator
 
+from mpsql.api.cache import REPORT_TTL, cache_ttl
 from mpsql.errors import ArgumentError
 from mpsql.functions._args import ProjectArgs
-from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
+from mpsql.functions._rows import Call, rows_function
 
 NAME = "mp_jql"
 

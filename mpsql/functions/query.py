@@ -27,10 +27,11 @@ from urllib.parse import unquote
 
 import pyarrow as pa
 
+from mpsql.api.cache import REPORT_TTL, cache_ttl
 from mpsql.api.regions import Family
 from mpsql.errors import ArgumentError
 from mpsql.functions._args import ProjectArgs
-from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
+from mpsql.functions._rows import Call, rows_function
 from mpsql.functions.jql import JsonObject
 
 NAME = "mp_query"

@@ -42,6 +42,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field
 
+from mpsql.api.cache import REPORT_TTL, cache_ttl
 from mpsql.errors import ArgumentError, MpsqlError
 from mpsql.functions._args import Day, ProjectArgs
 from mpsql.functions._reports import (
@@ -57,7 +58,7 @@ from mpsql.functions._reports import (
     require_dates,
     require_name,
 )
-from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
+from mpsql.functions._rows import Call, rows_function
 from mpsql.functions.adhoc import (
     check_buckets,
     check_dates_if_any,

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field
 
+from mpsql.api.cache import REPORT_TTL, cache_ttl
 from mpsql.functions._args import Day, Names, ProjectArgs
 from mpsql.functions._reports import (
     SEGMENT_LIMIT,
@@ -38,7 +39,7 @@ from mpsql.functions._reports import (
     require_name,
     series_rows,
 )
-from mpsql.functions._rows import REPORT_TTL, Call, cache_ttl, rows_function
+from mpsql.functions._rows import Call, rows_function
 
 Kind = Literal["general", "unique", "average"]
 Unit = Literal["minute", "hour", "day", "week", "month"]
